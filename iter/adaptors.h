@@ -128,6 +128,19 @@ using ResultOf = std::invoke_result_t<F&, ItemOf<I>>;
 template <class O>
 using ValueOfResult = OptionValueOf<O>;
 
+// fold_of(it, init, g): `it.fold(init, g)` if the iterator has its own
+// (internal iteration: adaptors push items down into one tight loop, as
+// Rust's `fold` specialisations do), else a loop over `next()`.
+template <class I, class B, class G>
+constexpr B fold_of(I& it, B init, G& g) {
+  if constexpr (requires { it.fold(std::move(init), std::ref(g)); }) {
+    return it.fold(std::move(init), std::ref(g));
+  } else {
+    while (auto x = it.next()) init = std::invoke(g, std::move(init), take<ItemOf<I>>(x));
+    return init;
+  }
+}
+
 }  // namespace iter_internal
 
 // Ext<D>
@@ -136,6 +149,7 @@ using ValueOfResult = OptionValueOf<O>;
 // Provides the method-form adaptors and consumers and `begin()`/`end()`.
 template <class D>
 class Ext {
+  struct Unit {};
   constexpr D& self() noexcept { return static_cast<D&>(*this); }
   constexpr const D& self() const noexcept { return static_cast<const D&>(*this); }
   constexpr D&& moved() noexcept { return static_cast<D&&>(*this); }
@@ -191,17 +205,14 @@ class Ext {
   }
 
   constexpr std::size_t count() {
-    std::size_t n = 0;
-    while (self().next()) ++n;
-    return n;
+    return self().fold(std::size_t{0}, [](std::size_t n, auto&&) { return n + 1; });
   }
 
   // sum(): `T{}` plus every item, where T is the item's value type.
   template <class Self = D>
   constexpr auto sum() {
-    std::remove_cvref_t<ItemOf<Self>> acc{};
-    while (auto x = self().next()) acc = std::move(acc) + take(x);
-    return acc;
+    using T = std::remove_cvref_t<ItemOf<Self>>;
+    return self().fold(T{}, [](T acc, auto&& x) { return std::move(acc) + std::forward<decltype(x)>(x); });
   }
 
   // min()/max(): the first minimum / the last maximum (as Rust).
@@ -289,7 +300,10 @@ class Ext {
   }
   template <class F>
   constexpr void for_each(F f) {
-    while (auto x = self().next()) std::invoke(f, take(x));
+    self().fold(Unit{}, [&f](Unit u, auto&& x) {
+      std::invoke(f, std::forward<decltype(x)>(x));
+      return u;
+    });
   }
 
   // collect<C>() / collect<Template>(): every item into a container, with
@@ -368,6 +382,13 @@ class Map : public Ext<Map<I, F>> {
     return std::nullopt;
   }
   constexpr SizeHint size_hint() const { return iter::size_hint(it_); }
+  template <class B, class G>
+  constexpr B fold(B init, G g) {
+    auto step = [this, &g](B acc, ItemOf<I> x) -> B {
+      return std::invoke(g, std::move(acc), std::invoke(f_, static_cast<ItemOf<I>&&>(x)));
+    };
+    return iter_internal::fold_of(it_, std::move(init), step);
+  }
 
  private:
   I it_;
@@ -397,6 +418,14 @@ class Filter : public Ext<Filter<I, P>> {
     return std::nullopt;
   }
   constexpr SizeHint size_hint() const { return {0, iter::size_hint(it_).upper}; }
+  template <class B, class G>
+  constexpr B fold(B init, G g) {
+    auto step = [this, &g](B acc, ItemOf<I> x) -> B {
+      if (!std::invoke(p_, std::as_const(x))) return acc;
+      return std::invoke(g, std::move(acc), static_cast<ItemOf<I>&&>(x));
+    };
+    return iter_internal::fold_of(it_, std::move(init), step);
+  }
 
  private:
   I it_;
@@ -423,6 +452,15 @@ class FilterMap : public Ext<FilterMap<I, F>> {
     return std::nullopt;
   }
   constexpr SizeHint size_hint() const { return {0, iter::size_hint(it_).upper}; }
+  template <class B, class G>
+  constexpr B fold(B init, G g) {
+    auto step = [this, &g](B acc, ItemOf<I> x) -> B {
+      Option<Item> y(std::invoke(f_, static_cast<ItemOf<I>&&>(x)));
+      if (!y) return acc;
+      return std::invoke(g, std::move(acc), iter_internal::take<Item>(y));
+    };
+    return iter_internal::fold_of(it_, std::move(init), step);
+  }
 
  private:
   I it_;
@@ -442,6 +480,13 @@ class Enumerate : public Ext<Enumerate<I>> {
     return std::nullopt;
   }
   constexpr SizeHint size_hint() const { return iter::size_hint(it_); }
+  template <class B, class G>
+  constexpr B fold(B init, G g) {
+    auto step = [this, &g](B acc, ItemOf<I> x) -> B {
+      return std::invoke(g, std::move(acc), Item(i_++, static_cast<ItemOf<I>&&>(x)));
+    };
+    return iter_internal::fold_of(it_, std::move(init), step);
+  }
 
  private:
   I it_;
@@ -462,6 +507,17 @@ class Zip : public Ext<Zip<A, B>> {
     auto y = b_.next();
     if (!y) return std::nullopt;
     return Item(iter_internal::take<ItemOf<A>>(x), iter_internal::take<ItemOf<B>>(y));
+  }
+  template <class Acc, class G>
+  constexpr Acc fold(Acc init, G g) {
+    for (;;) {
+      auto x = a_.next();
+      if (!x) return init;
+      auto y = b_.next();
+      if (!y) return init;
+      init = std::invoke(g, std::move(init),
+                         Item(iter_internal::take<ItemOf<A>>(x), iter_internal::take<ItemOf<B>>(y)));
+    }
   }
   constexpr SizeHint size_hint() const {
     const SizeHint ha = iter::size_hint(a_), hb = iter::size_hint(b_);
@@ -500,6 +556,13 @@ class Chain : public Ext<Chain<A, B>> {
       b_done_ = true;
     }
     return std::nullopt;
+  }
+  template <class Acc, class G>
+  constexpr Acc fold(Acc init, G g) {
+    if (!a_done_) init = iter_internal::fold_of(a_, std::move(init), g);
+    if (!b_done_) init = iter_internal::fold_of(b_, std::move(init), g);
+    a_done_ = b_done_ = true;
+    return init;
   }
   constexpr Option<Item> next_back()
     requires DoubleEndedIterator<A> && DoubleEndedIterator<B>
@@ -756,6 +819,16 @@ class Peekable : public Ext<Peekable<I>> {
     }
     return it_.next();
   }
+  template <class B, class G>
+  constexpr B fold(B init, G g) {
+    if (peeked_) {
+      Option<Item> x = std::move(*peeked_);
+      peeked_.reset();
+      if (!x) return init;
+      init = std::invoke(g, std::move(init), iter_internal::take<Item>(x));
+    }
+    return iter_internal::fold_of(it_, std::move(init), g);
+  }
 
   // A pointer to the next item (owned by this Peekable; valid until the next
   // call of `next`/`peek`), or nullptr at the end.
@@ -808,6 +881,14 @@ class Inspect : public Ext<Inspect<I, F>> {
     return x;
   }
   constexpr SizeHint size_hint() const { return iter::size_hint(it_); }
+  template <class B, class G>
+  constexpr B fold(B init, G g) {
+    auto step = [this, &g](B acc, ItemOf<I> x) -> B {
+      std::invoke(f_, std::as_const(x));
+      return std::invoke(g, std::move(acc), static_cast<ItemOf<I>&&>(x));
+    };
+    return iter_internal::fold_of(it_, std::move(init), step);
+  }
 
  private:
   I it_;
@@ -868,6 +949,12 @@ class Fuse : public Ext<Fuse<I>> {
   constexpr SizeHint size_hint() const {
     return done_ ? SizeHint{0, std::size_t{0}} : iter::size_hint(it_);
   }
+  template <class B, class G>
+  constexpr B fold(B init, G g) {
+    if (done_) return init;
+    done_ = true;
+    return iter_internal::fold_of(it_, std::move(init), g);
+  }
 
  private:
   I it_;
@@ -901,6 +988,10 @@ class ByRef : public Ext<ByRef<I>> {
 
   constexpr Option<Item> next() { return it_->next(); }
   constexpr SizeHint size_hint() const { return iter::size_hint(*it_); }
+  template <class B, class G>
+  constexpr B fold(B init, G g) {
+    return iter_internal::fold_of(*it_, std::move(init), g);
+  }
 
  private:
   I* it_;

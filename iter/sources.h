@@ -58,6 +58,11 @@ class From : public Ext<From<R>> {
     ++first_;
     return x;
   }
+  template <class B, class G>
+  constexpr B fold(B init, G g) {
+    for (; first_ != last_; ++first_) init = std::invoke(g, std::move(init), static_cast<Item>(*first_));
+    return init;
+  }
   constexpr Option<Item> next_back()
     requires std::ranges::bidirectional_range<R> && std::same_as<It, Sent>
   {
@@ -97,6 +102,11 @@ class Range : public Ext<Range<T>> {
   constexpr Option<T> next() noexcept {
     if (a_ == b_) return std::nullopt;
     return a_++;
+  }
+  template <class B, class G>
+  constexpr B fold(B init, G g) {
+    for (; a_ != b_; ++a_) init = std::invoke(g, std::move(init), T(a_));
+    return init;
   }
   constexpr Option<T> next_back() noexcept {
     if (a_ == b_) return std::nullopt;

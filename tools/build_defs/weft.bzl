@@ -51,7 +51,9 @@ def weft_cc_library(name, freestanding = False, copts = [], tags = [], **kwargs)
             deps = [":" + name, _POISON],
         )
 
-def weft_cc_test(name, srcs, deps = [], freestanding = False, copts = [], size = "small", tags = [], **kwargs):
+def weft_cc_test(name, srcs, deps = [], freestanding = False, copts = [], size = "small", tags = [], linkstatic = True, **kwargs):
+    # Tests link weft code statically (one binary, no per-library .so): that
+    # also keeps the allocation-counting operator new in charge under sanitizers.
     native.cc_test(
         name = name,
         srcs = srcs,
@@ -59,6 +61,7 @@ def weft_cc_test(name, srcs, deps = [], freestanding = False, copts = [], size =
         copts = WEFT_TEST_COPTS + copts,
         tags = tags,
         deps = deps + [_GTEST_MAIN],
+        linkstatic = linkstatic,
         **kwargs
     )
     if freestanding:
@@ -69,6 +72,7 @@ def weft_cc_test(name, srcs, deps = [], freestanding = False, copts = [], size =
             copts = WEFT_TEST_COPTS + WEFT_FREESTANDING_COPTS + copts,
             tags = tags + ["freestanding"],
             deps = deps + [_GTEST_MAIN_NX, _POISON],
+            linkstatic = linkstatic,
             **kwargs
         )
 

@@ -28,6 +28,14 @@ void* counted_alloc(std::size_t n, std::size_t align) {
 std::uint64_t thread_allocations() noexcept { return tl_allocations; }
 std::uint64_t thread_allocated_bytes() noexcept { return tl_bytes; }
 
+bool counting_active() noexcept {
+  const std::uint64_t before = tl_allocations;
+  // A volatile pointer keeps the compiler from eliding the new/delete pair.
+  int* volatile p = new (std::nothrow) int(1);
+  delete p;
+  return tl_allocations != before;
+}
+
 }  // namespace weft::testing
 
 // Replacements of the global allocation functions ([new.delete]). The

@@ -30,6 +30,9 @@ namespace weft::testing {
 std::uint64_t thread_allocations() noexcept;
 // Bytes requested by this thread so far.
 std::uint64_t thread_allocated_bytes() noexcept;
+// True if this binary's global operator new is the counting one (it is not
+// when a sanitizer runtime's replacement wins the link).
+bool counting_active() noexcept;
 
 // AllocCounter
 //
@@ -52,10 +55,15 @@ class AllocCounter {
 class ScopedNoAlloc {
  public:
   ScopedNoAlloc(const char* file = __builtin_FILE(), int line = __builtin_LINE()) noexcept
-      : file_(file), line_(line) {}
+      : active_(counting_active()), counter_(), file_(file), line_(line) {}
   ScopedNoAlloc(const ScopedNoAlloc&) = delete;
   ScopedNoAlloc& operator=(const ScopedNoAlloc&) = delete;
   ~ScopedNoAlloc() {
+    if (!active_) {
+      ADD_FAILURE_AT(file_, line_) << "allocation counting is not active in this binary "
+                                      "(is //tools/testing:alloc_counter linked statically?)";
+      return;
+    }
     const std::uint64_t n = counter_.allocations();
     if (n != 0) {
       ADD_FAILURE_AT(file_, line_) << n << " heap allocation(s) (" << counter_.bytes()
@@ -66,6 +74,7 @@ class ScopedNoAlloc {
   std::uint64_t allocations() const noexcept { return counter_.allocations(); }
 
  private:
+  bool active_;
   AllocCounter counter_;
   const char* file_;
   int line_;
