@@ -14,8 +14,8 @@
 // Nesting: `co_yield iter::elements_of(g)` yields everything `g` yields (`g`
 // is another Generator with the same T, or any other Iterator). Each item
 // costs O(1) whatever the nesting depth: the outermost generator resumes the
-// innermost directly, and a finished inner generator hands control back to
-// its parent by symmetric transfer, so recursion does not grow the stack.
+// innermost directly. Entering and leaving a nested generator go through the
+// outermost `next()` (a trampoline), so recursion never grows the stack.
 //
 // Items: `Generator<T>` yields `T` by value (moved out of the `co_yield`
 // operand); `Generator<T&>` yields references (valid until the next call of
@@ -141,16 +141,16 @@ struct GenPromiseBase {
 
   std::suspend_always initial_suspend() noexcept { return {}; }
 
+  // A finished nested frame makes its parent the leaf and returns to the
+  // root's `next()`, which resumes the parent (a trampoline: the native stack
+  // stays flat at any depth, also where the compiler does not turn symmetric
+  // transfer into a tail call, e.g. -O0 with AddressSanitizer).
   struct FinalAwaiter {
     bool await_ready() noexcept { return false; }
     template <class P>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
       GenPromiseBase& self = h.promise();
-      if (self.parent) {
-        self.root->leaf = self.parent;
-        return self.parent;
-      }
-      return std::noop_coroutine();
+      if (self.parent) self.root->leaf = self.parent;
     }
     void await_resume() noexcept {}
   };
@@ -184,19 +184,19 @@ struct GenPromiseBase {
     return CopyAwaiter{v, root};
   }
 
-  // co_yield elements_of(generator): transfer into the nested frame.
+  // co_yield elements_of(generator): the nested frame becomes the leaf; the
+  // root's `next()` resumes it (trampoline, as above).
   template <class G>
   struct NestedAwaiter {
     G gen;
     bool await_ready() noexcept { return !gen.h_ || gen.h_.done(); }
     template <class P>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
       auto& child = gen.h_.promise();
       GenPromiseBase& self = h.promise();
       child.root = self.root;
       child.parent = h;
       self.root->leaf = gen.h_;
-      return gen.h_;
     }
     void await_resume() noexcept {}
   };
@@ -314,7 +314,8 @@ class [[nodiscard]] Generator : public Ext<Generator<T, Alloc>> {
       root.value = nullptr;
       root.leaf.resume();
       if (root.value != nullptr) return yielded(root);
-      // Either finished, or a leaf installed an iterator delegate: loop.
+      // Finished, or the leaf changed (entered or left a nested generator),
+      // or a leaf installed an iterator delegate: loop.
     }
   }
 

@@ -94,8 +94,8 @@ TEST(GeneratorTest, ElementsOfKeepsOrderAcrossLevels) {
 }
 
 // One level per recursion: a naive `for (x : child) co_yield x` would cost
-// O(depth) per item and O(depth) native stack; with symmetric transfer this
-// runs in constant stack even 100000 levels deep.
+// O(depth) per item and O(depth) native stack; the trampoline in `next()`
+// runs this in constant stack even 100000 levels deep (also under ASan).
 Generator<int> chain_of(int depth) {
   if (depth == 0) {
     co_yield 7;
