@@ -1,0 +1,120 @@
+// -----------------------------------------------------------------------------
+// File: future/internal/await.h
+// -----------------------------------------------------------------------------
+//
+// How a weft coroutine (`Task<T>`, `AsyncGenerator<T>`) awaits a `Future`.
+// Not API.
+//
+// A coroutine is driven by its owner's `poll(cx)`. The promise derives from
+// `AwaitingPromise`, which records the `Context` of the poll in progress.
+// `co_await f` goes through `await_transform`, which wraps `f` in a
+// `FutureAwaiter`:
+//
+//   1. await_ready():   polls `f` once with the recorded Context. Ready ->
+//                       the result is stored and the coroutine continues
+//                       without suspending.
+//   2. await_suspend(): Pending -> the awaiter registers itself in the
+//                       promise (`awaiting`, `repoll`) and the coroutine
+//                       suspends; the owner's `poll` returns Pending.
+//   3. owner's next poll: `poll_awaited(cx)` re-polls the registered awaiter
+//                       with the new Context. Still Pending -> Pending again,
+//                       without resuming the coroutine. Ready -> the result
+//                       is stored, the registration cleared, and the owner
+//                       resumes the coroutine, where await_resume() hands
+//                       the result out.
+//
+// Invariants: `awaiting` is non-null exactly while the coroutine is suspended
+// in a FutureAwaiter. The awaited future lives in the awaiter (rvalue) or in
+// the frame (lvalue, held by reference); both are inside the coroutine frame,
+// which never moves, so the future is never moved after its first poll.
+// Destroying the frame at that suspension point destroys the awaiter and with
+// it the awaited future (cancellation), in reverse order of construction.
+//
+// Costs: the awaiter is the future plus an optional output and a pointer;
+// no allocation. Freestanding.
+#ifndef WEFT_FUTURE_INTERNAL_AWAIT_H_
+#define WEFT_FUTURE_INTERNAL_AWAIT_H_
+
+#include <coroutine>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "future/context.h"
+#include "future/future.h"
+#include "future/poll.h"
+#include "tools/base/assert.h"
+
+namespace weft::future_internal {
+
+// AwaitingPromise: the part of a coroutine promise that awaits futures.
+struct AwaitingPromise {
+  Context* cx = nullptr;                                   // set by the owner for each poll
+  void* awaiting = nullptr;                                // the suspended FutureAwaiter
+  bool (*repoll)(void* awaiter, Context& cx) = nullptr;    // true once it is ready
+
+  // Re-polls the future the coroutine is suspended on, if any. True when the
+  // coroutine may be resumed (nothing awaited, or the awaited future is
+  // ready).
+  bool poll_awaited(Context& c) {
+    if (awaiting == nullptr) return true;
+    if (!repoll(awaiting, c)) return false;
+    awaiting = nullptr;
+    repoll = nullptr;
+    return true;
+  }
+};
+
+// FutureAwaiter<F>: `F` is a future type (owned) or an lvalue reference to one
+// (borrowed).
+template <class F>
+class FutureAwaiter {
+  using Fut = std::remove_reference_t<F>;
+
+ public:
+  using Output = OutputOf<Fut>;
+
+  template <class G>
+  FutureAwaiter(G&& f, AwaitingPromise* promise) : f_(std::forward<G>(f)), promise_(promise) {}
+
+  bool await_ready() {
+    WEFT_ASSERT(promise_->cx != nullptr, "co_await of a future outside of a poll");
+    return poll_now(*promise_->cx);
+  }
+  void await_suspend(std::coroutine_handle<>) noexcept {
+    promise_->awaiting = this;
+    promise_->repoll = &repoll_impl;
+  }
+  Output await_resume() {
+    WEFT_ASSERT(out_.has_value(), "co_await resumed before its future was ready");
+    return std::move(*out_);
+  }
+
+ private:
+  bool poll_now(Context& cx) {
+    Poll<Output> p = f_.poll(cx);
+    if (p.is_pending()) return false;
+    out_.emplace(std::move(p).value());
+    return true;
+  }
+  static bool repoll_impl(void* self, Context& cx) { return static_cast<FutureAwaiter*>(self)->poll_now(cx); }
+
+  F f_;
+  AwaitingPromise* promise_;
+  std::optional<Output> out_;
+};
+
+// The awaiter for `co_await f` (lvalue: borrowed; rvalue: owned).
+template <class F>
+  requires Future<std::remove_cvref_t<F>>
+auto await_future(F&& f, AwaitingPromise* promise) {
+  if constexpr (std::is_lvalue_reference_v<F>) {
+    return FutureAwaiter<std::remove_cvref_t<F>&>(f, promise);
+  } else {
+    return FutureAwaiter<std::remove_cvref_t<F>>(std::forward<F>(f), promise);
+  }
+}
+
+}  // namespace weft::future_internal
+
+#endif  // WEFT_FUTURE_INTERNAL_AWAIT_H_
