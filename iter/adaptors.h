@@ -180,15 +180,17 @@ class Ext {
   WEFT_ITER_ADAPTOR_(template <class F>, inspect, Inspect<D WEFT_ITER_COMMA_ F>, (F f), (, std::move(f)))
   WEFT_ITER_ADAPTOR_(template <class S WEFT_ITER_COMMA_ class F>, scan, Scan<D WEFT_ITER_COMMA_ S WEFT_ITER_COMMA_ F>, (S s, F f), (, std::move(s), std::move(f)))
   WEFT_ITER_ADAPTOR_(, fuse, Fuse<D>, (), ())
-  // rev() exists only for double-ended iterators.
-  constexpr auto rev() &&
-    requires DoubleEndedIterator<D>
-  {
+  // rev() exists only for double-ended iterators. (A template, so that the
+  // constraint is checked at the call, when D is complete: clang 14 checks a
+  // non-template member's requires-clause too early and caches the result.)
+  template <class Self = D>
+    requires DoubleEndedIterator<Self>
+  constexpr auto rev() && {
     return Rev<D>(moved());
   }
-  constexpr auto rev() const&
-    requires DoubleEndedIterator<D>
-  {
+  template <class Self = D>
+    requires DoubleEndedIterator<Self>
+  constexpr auto rev() const& {
     return Rev<D>(D(self()));
   }
 #undef WEFT_ITER_ADAPTOR_

@@ -40,8 +40,8 @@ static_assert(sizeof(decltype(range(0, 1) | map(sq) | filter(even) | rev() | tak
               "");
 // A capturing lambda costs exactly its captures.
 inline int k = 3;
-inline auto add_k = [p = &k](int x) { return x + *p; };
-static_assert(sizeof(Map<R, decltype(add_k)>) == sizeof(R) + sizeof(int*));
+using AddK = decltype([p = &k](int x) { return x + *p; });
+static_assert(sizeof(Map<R, AddK>) == sizeof(R) + sizeof(int*));
 static_assert(DoubleEndedIterator<Map<R, decltype(sq)>>);
 static_assert(!DoubleEndedIterator<Take<R>>);
 template <class T>

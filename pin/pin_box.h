@@ -55,11 +55,17 @@ class PinBox {
 
   // PinBox::make()
   //
-  // Allocates and constructs `T(args...)`.
+  // Allocates and constructs `T(args...)` (`T{args...}` for an aggregate).
   template <class... Args>
     requires std::constructible_from<T, Args...>
   [[nodiscard]] static PinBox make(Args&&... args) {
     return PinBox(new T(std::forward<Args>(args)...));
+  }
+  template <class... Args>
+    requires(!std::constructible_from<T, Args...> && std::is_aggregate_v<T> &&
+             requires(Args&&... a) { T{std::forward<Args>(a)...}; })
+  [[nodiscard]] static PinBox make(Args&&... args) {
+    return PinBox(new T{std::forward<Args>(args)...});
   }
 
   // PinBox::from_factory()

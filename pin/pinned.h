@@ -58,12 +58,18 @@ class Pinned {
 
   // Pinned(std::in_place, args...)
   //
-  // Constructs the value as `T(args...)`.
+  // Constructs the value as `T(args...)`, or `T{args...}` for an aggregate
+  // (clang 14 lacks C++20's parenthesised aggregate initialisation).
   template <class... Args>
     requires std::constructible_from<T, Args...>
   explicit Pinned(std::in_place_t, Args&&... args) noexcept(
       std::is_nothrow_constructible_v<T, Args...>)
       : value_(std::forward<Args>(args)...) {}
+  template <class... Args>
+    requires(!std::constructible_from<T, Args...> && std::is_aggregate_v<T> &&
+             requires(Args&&... a) { T{std::forward<Args>(a)...}; })
+  explicit Pinned(std::in_place_t, Args&&... args) noexcept
+      : value_{std::forward<Args>(args)...} {}
 
   // Not copyable or movable.
   Pinned(const Pinned&) = delete;

@@ -21,6 +21,11 @@ ReadLine MakeReadLine(const char* text, int* destructions = nullptr) {
 }
 ReadLine MakeHello() { return ReadLine("hello\n"); }
 
+TEST(PinnedTest, FunctionPointerFactory) {
+  Pinned<ReadLine> p{&MakeHello};
+  EXPECT_EQ(p.get().line, "hello");
+}
+
 struct Point {
   static constexpr bool kUnpin = true;
   int x = 0;
