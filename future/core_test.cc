@@ -1,5 +1,6 @@
 #include "future/future.h"
 
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -18,6 +19,7 @@ using testing::CountingWaker;
 // ---- Poll ----
 
 static_assert(sizeof(Poll<int>) == sizeof(std::optional<int>));
+static_assert(sizeof(Poll<std::string>) == sizeof(std::optional<std::string>));
 static_assert(std::is_trivially_copyable_v<Poll<int>>);
 
 TEST(PollTest, ReadyAndPending) {

@@ -10,6 +10,7 @@
 //   if (q.is_ready()) use(std::move(q).value());
 //
 // Costs: `sizeof(Poll<T>)` is `sizeof(std::optional<T>)`; no allocation.
+// Small trivially copyable `T`s are stored fully initialised (see PlainSlot).
 // Contract: `value()` on a pending Poll is a contract violation (debug
 // assert). Freestanding.
 #ifndef WEFT_FUTURE_POLL_H_
@@ -35,6 +36,38 @@ struct Unit {
 // Tag that converts to any `Poll<T>`: `return Pending{};`.
 struct Pending {};
 
+namespace future_internal {
+
+// Storage of a small, trivially copyable value: always fully initialised, so
+// a Pending result written by one function and read by another is one plain
+// store and load (std::optional writes only its flag, and the wider reload
+// that follows stalls on store-to-load forwarding).
+template <class T>
+struct PlainSlot {
+  T value{};
+  bool engaged = false;
+
+  constexpr bool has_value() const noexcept { return engaged; }
+  constexpr T& operator*() noexcept { return value; }
+  constexpr const T& operator*() const noexcept { return value; }
+  template <class... A>
+  constexpr void emplace(A&&... a) {
+    value = T(static_cast<A&&>(a)...);
+    engaged = true;
+  }
+  friend constexpr bool operator==(const PlainSlot& a, const PlainSlot& b)
+    requires requires(const T& x) { x == x; }
+  {
+    return a.engaged == b.engaged && (!a.engaged || a.value == b.value);
+  }
+};
+
+template <class T>
+inline constexpr bool kPlainPoll = std::is_trivially_copyable_v<T> && std::is_default_constructible_v<T> &&
+                                   sizeof(T) <= 2 * sizeof(void*);
+
+}  // namespace future_internal
+
 // Poll<T>
 //
 // Either ready with a `T`, or pending. `T` must be an object type.
@@ -49,7 +82,9 @@ class [[nodiscard]] Poll {
   template <class U = T>
     requires std::is_constructible_v<T, U&&> && (!std::is_same_v<std::remove_cvref_t<U>, Poll>) &&
              (!std::is_same_v<std::remove_cvref_t<U>, Pending>)
-  constexpr Poll(U&& v) : v_(std::in_place, std::forward<U>(v)) {}
+  constexpr Poll(U&& v) {
+    v_.emplace(std::forward<U>(v));
+  }
 
   static constexpr Poll ready(T v) { return Poll(std::move(v)); }
   static constexpr Poll pending() noexcept { return Poll(Pending{}); }
@@ -84,7 +119,7 @@ class [[nodiscard]] Poll {
   }
 
  private:
-  std::optional<T> v_;
+  std::conditional_t<future_internal::kPlainPoll<T>, future_internal::PlainSlot<T>, std::optional<T>> v_;
 };
 
 template <class T>
