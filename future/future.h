@@ -107,6 +107,19 @@ struct MoveGuard {
 template <>
 struct MoveGuard<false> : MovedCheck {};
 
+// DoneFlag: "returned Ready" for the poll-after-ready check; a bool in debug
+// builds, empty in release builds (embed with [[no_unique_address]]).
+struct DoneFlag {
+#if WEFT_DEBUG_CHECKS
+  bool done = false;
+  constexpr bool is_set() const noexcept { return done; }
+  constexpr void set() noexcept { done = true; }
+#else
+  constexpr bool is_set() const noexcept { return false; }
+  constexpr void set() noexcept {}
+#endif
+};
+
 // Whether every one of `Fs` is Unpin.
 template <class... Fs>
 inline constexpr bool kAllUnpin = (Unpin<Fs> && ...);

@@ -13,7 +13,7 @@
 //                   violation; `is_terminated()` tells  Fuse<F>
 //
 // Costs: no allocation. `sizeof(Map<F, Fn>)` is `F` plus `Fn` (zero for a
-// capture-less lambda) plus a flag; `Then`/`Flatten` hold one state at a
+// capture-less lambda; plus a flag in debug builds); `Then`/`Flatten` hold one state at a
 // time (a variant of the first and second future). Unpin when their parts
 // are; otherwise debug builds check they are not moved after the first poll.
 // Cancel-safe when their inner futures are (`map`/`inspect`/`fuse`).
@@ -72,17 +72,17 @@ class [[nodiscard("futures do nothing unless polled")]] Map {
 
   Poll<Output> poll(Context& cx) {
     moved_.check(this, "Map was moved after its first poll");
-    WEFT_ASSERT(fn_.has_value(), "Map must not be polled after it returned ready");
+    WEFT_ASSERT(!done_.is_set(), "Map must not be polled after it returned ready");
     Poll<OutputOf<F>> p = f_.poll(cx);
     if (p.is_pending()) return Pending{};
-    Fn fn = std::move(*fn_);
-    fn_.reset();
-    return future_internal::invoke_unit(std::move(fn), std::move(p).value());
+    done_.set();
+    return future_internal::invoke_unit(std::move(fn_), std::move(p).value());
   }
 
  private:
   F f_;
-  std::optional<Fn> fn_;
+  [[no_unique_address]] Fn fn_;
+  [[no_unique_address]] future_internal::DoneFlag done_;
   [[no_unique_address]] future_internal::MoveGuard<kUnpin> moved_;
 };
 
