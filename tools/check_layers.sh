@@ -79,6 +79,12 @@ fi
 forbid "a freestanding library depends on a system library" \
   "deps(attr(tags, 'freestanding', attr(testonly, 0, kind('cc_library', //...)))) intersect (//tools/third_party/... + @googletest_src//:all)"
 
+# The bare-metal run time (vector table, Reset_Handler, linker script) belongs in
+# bare-metal binaries only. A library that depended on it would also be skipped
+# silently in every hosted build (it is incompatible there).
+forbid "a library depends on the bare-metal run time (link it into binaries only)" \
+  "deps(kind('cc_library', //... except //tools/baremetal/...)) intersect //tools/baremetal/..."
+
 # Test-only code never reaches a library users can depend on.
 forbid "a public library depends on test-only code" \
   "deps(attr(testonly, 0, kind('cc_library', //...))) intersect attr(testonly, 1, //...)"
