@@ -202,7 +202,7 @@ class Ext {
 
   template <class B, class F>
   constexpr B fold(B init, F f) {
-    while (auto x = self().next()) init = std::invoke(f, std::move(init), take(x));
+    while (auto x = self().next()) init = std::invoke(f, std::move(init), take_item(x));
     return init;
   }
 
@@ -261,14 +261,14 @@ class Ext {
   template <class P>
   constexpr bool any(P p) {
     while (auto x = self().next()) {
-      if (std::invoke(p, take(x))) return true;
+      if (std::invoke(p, take_item(x))) return true;
     }
     return false;
   }
   template <class P>
   constexpr bool all(P p) {
     while (auto x = self().next()) {
-      if (!std::invoke(p, take(x))) return false;
+      if (!std::invoke(p, take_item(x))) return false;
     }
     return true;
   }
@@ -282,7 +282,7 @@ class Ext {
   template <class P>
   constexpr std::optional<std::size_t> position(P p) {
     for (std::size_t i = 0; auto x = self().next(); ++i) {
-      if (std::invoke(p, take(x))) return i;
+      if (std::invoke(p, take_item(x))) return i;
     }
     return std::nullopt;
   }
@@ -317,7 +317,7 @@ class Ext {
     if constexpr (requires { c.reserve(std::size_t{}); }) {
       c.reserve(iter::size_hint(self()).lower);
     }
-    while (auto x = self().next()) push(c, take(x));
+    while (auto x = self().next()) push(c, take_item(x));
     return c;
   }
   template <template <class...> class C>
@@ -331,9 +331,9 @@ class Ext {
     std::pair<C, C> out;
     while (auto x = self().next()) {
       if (std::invoke(p, std::as_const(*x))) {
-        push(out.first, take(x));
+        push(out.first, take_item(x));
       } else {
-        push(out.second, take(x));
+        push(out.second, take_item(x));
       }
     }
     return out;
@@ -345,7 +345,7 @@ class Ext {
 
  protected:
   template <class O>
-  static constexpr decltype(auto) take(O& o) noexcept {
+  static constexpr decltype(auto) take_item(O& o) noexcept {
     return iter_internal::take<ItemOf<D>>(o);
   }
   template <class C, class X>

@@ -129,6 +129,14 @@ TEST(ChainTest, FirstThenSecondBothDirections) {
   EXPECT_EQ(size_hint(range(0, 2).chain(repeat(1))).upper, std::nullopt);
 }
 
+TEST(TakeSkipTest, TakeWithAnIntLvalueIsTheAdaptor) {
+  // A const int lvalue once picked a protected helper named `take`.
+  constexpr int kN = 3;
+  EXPECT_EQ(range(0, 10).take(kN).count(), 3u);
+  auto r = range(0, 10);
+  EXPECT_EQ(r.take(kN).sum(), 3);
+}
+
 TEST(TakeSkipTest, Bounds) {
   EXPECT_EQ(to_vec(range(0, 10).take(3)), (V{0, 1, 2}));
   EXPECT_EQ(to_vec(range(0, 2).take(5)), (V{0, 1}));

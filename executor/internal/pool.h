@@ -1,0 +1,617 @@
+// -----------------------------------------------------------------------------
+// File: executor/internal/pool.h
+// -----------------------------------------------------------------------------
+//
+// `PoolScheduler`: the multi-threaded scheduler under `ThreadPool`
+// (executor/thread_pool.h) and, with one worker per scheduler, under
+// `ThreadPerCore` (executor/thread_per_core.h). Rust: tokio's
+// `runtime/scheduler/multi_thread/{worker.rs, handle.rs}`. Not API.
+//
+// Pieces (each documented in its own header):
+//   - per worker: a `LocalQueue` (bounded ring, thieves take half;
+//     local_queue.h), a LIFO slot (owner only), a `Park` (executor/park.h);
+//   - an `InjectQueue` for tasks scheduled from outside the workers and for
+//     local-queue overflow (inject_queue.h);
+//   - `Idle`: which sleeping worker to wake (idle.h, tokio's protocol);
+//   - the owned-task list (task_header.h), sharded by task id, each shard
+//     under its own mutex (spawn and completion of tasks on different
+//     workers rarely meet on one lock).
+//
+// Where a scheduled task goes (`schedule(task, hint)`):
+//   - on one of this scheduler's worker threads, hint kWake (a task woke
+//     another, or spawned one): into the LIFO slot; the task it displaces
+//     goes to the back of the local queue, and only then is a sleeping
+//     worker notified. So a message passed to a task runs next, on the same
+//     core, with warm caches (tokio's LIFO optimisation);
+//   - on a worker thread, hint kYield (woken during its own poll): the back
+//     of the local queue, then notify;
+//   - from any other thread: the inject queue, then notify.
+//
+// A worker's loop (one "tick" per task):
+//   1. every 61st tick look at the inject queue first (fairness for remote
+//      work), else: LIFO slot, local queue, then a batch from the inject
+//      queue (its fair share: len / workers + 1, at most half a ring);
+//   2. nothing: search (at most half the workers search at once): steal half
+//      of a random victim's queue (visiting all others from a random start),
+//      then the inject queue once more;
+//   3. nothing: park (the Idle protocol: announce, re-check if last
+//      searcher, sleep on the worker's Park; a wake that did not pick this
+//      worker sends it back to sleep).
+//   Running a task: leave the searching state (the last searcher to find
+//   work wakes another worker: wake-ups propagate one at a time), poll it
+//   (`TaskHeader::run`, which gives the poll a fresh cooperative `Budget`),
+//   then run whatever landed in the LIFO slot, at most 3 in a row (two
+//   tasks that ping-pong through the slot cannot starve the queue: the 4th
+//   goes to the back of the queue).
+//
+// Shutdown (`shutdown_now`): set the flag, close the inject queue (later
+// remote schedules drop their notification), unpark and join every worker
+// (each drops the notifications left in its LIFO slot and queue), close the
+// owned shards (later spawns are rejected: their handles yield cancelled),
+// then cancel every remaining task on the calling thread (its future's
+// destructor runs there; its JoinHandle yields cancelled), and drain the
+// inject queue. `wait_idle(deadline)` first waits for the owned list to
+// empty (tasks finished by themselves).
+//
+// Memory ordering: the queues and Idle document theirs. `shutdown_` is a
+// release store / acquire load (workers only need to see it eventually:
+// they are unparked after it is set, and the Park's unpark/park pair is a
+// release/acquire). Counters are per worker, written only by their worker
+// (relaxed store of load + 1: no read-modify-write on the hot path) and
+// read relaxed by anyone: monotonic snapshots, not a consistent cut.
+//
+// Costs per task: one allocation (the task cell), the owned shard's mutex at
+// spawn and at completion, and for a local wake one LIFO store (plus, if
+// that displaced a task, one ring push and one seq_cst RMW on the idle word).
+// A remote schedule takes the inject mutex and the idle RMW; a futex wake
+// only if a worker must be woken.
+#ifndef WEFT_EXECUTOR_INTERNAL_POOL_H_
+#define WEFT_EXECUTOR_INTERNAL_POOL_H_
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "executor/internal/idle.h"
+#include "executor/internal/inject_queue.h"
+#include "executor/internal/local_queue.h"
+#include "executor/internal/sync.h"
+#include "executor/internal/task.h"
+#include "executor/internal/task_header.h"
+#include "executor/park.h"
+#include "executor/task_info.h"
+#include "tools/base/assert.h"
+
+namespace weft::executor_internal {
+
+// How intrusive queues link tasks (through the (N) holder's `queue_next`).
+struct QueueNextLink {
+  static TaskHeader* get(const TaskHeader* t) noexcept { return const_cast<TaskHeader*>(t)->queue_next(); }
+  static void set(TaskHeader* t, TaskHeader* next) noexcept { t->queue_next() = next; }
+};
+
+// PoolConfig: what ThreadPool / ThreadPerCore pass down.
+struct PoolConfig {
+  std::size_t workers = 1;
+  // Makes worker i's Park; empty: ThreadPark (futex).
+  std::function<std::unique_ptr<Park>(std::size_t worker)> make_park;
+  bool lifo_slot = true;
+  // Pin worker i to this CPU (index into the process's allowed CPU set);
+  // negative: do not pin. Empty: nobody is pinned.
+  std::vector<int> pin_cpus;
+  // Prefix of the worker threads' names (Linux shows 15 characters).
+  const char* thread_name = "weft-worker";
+  // Index of the first worker in thread names ("weft-core-3").
+  std::size_t name_offset = 0;
+  // How long a worker that ran out of work keeps searching before it parks
+  // (0: park at once, as tokio does).
+  std::chrono::nanoseconds spin_before_park = std::chrono::microseconds(20);
+};
+
+class PoolScheduler;
+
+// PoolWorker
+//
+// One worker's state. `queue`, `unpark` and the counters are read by other
+// threads; everything else belongs to the worker's thread.
+struct PoolWorker {
+  PoolWorker(PoolScheduler* p, std::size_t i, std::unique_ptr<Park> pk)
+      : pool(p), index(i), park(std::move(pk)), unpark(&park->unparker()), rng(0x9E3779B97F4A7C15ull * (i + 1)) {}
+  PoolWorker(const PoolWorker&) = delete;
+  PoolWorker& operator=(const PoolWorker&) = delete;
+
+  PoolScheduler* const pool;
+  const std::size_t index;
+  LocalQueue<TaskHeader*> queue;
+  std::unique_ptr<Park> park;
+  Unpark* const unpark;
+
+  // Owner-only.
+  TaskHeader* lifo = nullptr;
+  bool searching = false;
+  std::uint32_t tick = 0;
+  std::uint64_t rng;
+
+  // Written by the owner only, read by anyone.
+  Atomic<std::uint64_t> polled{0};
+  Atomic<std::uint64_t> stolen{0};
+  Atomic<std::uint64_t> parked{0};
+
+  static void bump(Atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::uint64_t next_random() noexcept {  // xorshift64*
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 0x2545F4914F6CDD1Dull;
+  }
+};
+
+// The worker running on this thread (nullptr on other threads).
+inline thread_local PoolWorker* tl_pool_worker = nullptr;
+
+// PoolScheduler
+//
+// See the header comment. Heap-allocated and reference counted (Scheduler);
+// the owning facade calls `start()` once, `shutdown_now()` (idempotent), then
+// `release()`.
+class PoolScheduler final : public Scheduler {
+ public:
+  static constexpr std::uint32_t kGlobalQueueInterval = 61;
+  static constexpr int kMaxLifoPolls = 3;
+
+  explicit PoolScheduler(PoolConfig config)
+      : config_(std::move(config)), idle_(std::max<std::size_t>(config_.workers, 1)) {
+    const std::size_t n = std::max<std::size_t>(config_.workers, 1);
+    config_.workers = n;
+    workers_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::unique_ptr<Park> park = config_.make_park ? config_.make_park(i) : std::make_unique<ThreadPark>();
+      WEFT_HARDENING_ASSERT(park != nullptr, "ThreadPool: make_park returned null");
+      workers_.push_back(std::make_unique<PoolWorker>(this, i, std::move(park)));
+    }
+    std::size_t shards = 1;
+    while (shards < 4 * n && shards < 64) shards *= 2;
+    shards_ = std::make_unique<OwnedShard[]>(shards);
+    shard_mask_ = shards - 1;
+  }
+
+  // Starts the worker threads.
+  void start() {
+    threads_.reserve(workers_.size());
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      threads_.emplace_back([this, i] { worker_main(*workers_[i]); });
+    }
+  }
+
+  std::size_t num_workers() const noexcept { return workers_.size(); }
+
+  // ---- spawning --------------------------------------------------------------
+
+  // Creates a task running `f`, owned by this scheduler, and schedules it.
+  // Returns it with its (J) reference when `join_interest` (else the caller
+  // must not touch it). After shutdown the task is created already cancelled.
+  template <class F>
+  TaskHeader* spawn(F&& f, SpawnSite site, bool join_interest) {
+    TaskHeader* t = new_task(std::forward<F>(f), this, site, join_interest);
+    OwnedShard& sh = shard_for(t);
+    bool closed;
+    {
+      std::lock_guard<std::mutex> lock(sh.mu);
+      closed = sh.closed;
+      if (!closed) {
+        sh.list.push_back(t);
+        sh.spawned += 1;
+      }
+    }
+    if (closed) {
+      reject_task(t);
+    } else {
+      schedule(t, ScheduleHint::kWake);
+    }
+    return t;
+  }
+
+  // Whether the calling thread is one of this scheduler's workers; its index.
+  std::optional<std::size_t> current_worker() const noexcept {
+    PoolWorker* w = tl_pool_worker;
+    if (w != nullptr && w->pool == this) return w->index;
+    return std::nullopt;
+  }
+
+  // ---- Scheduler -------------------------------------------------------------
+
+  void schedule(TaskHeader* t, ScheduleHint hint) noexcept override {
+    PoolWorker* w = tl_pool_worker;
+    if (w != nullptr && w->pool == this) {
+      schedule_local(*w, t, hint);
+    } else {
+      schedule_remote(t);
+    }
+  }
+
+  bool unbind(TaskHeader* t) noexcept override {
+    OwnedShard& sh = shard_for(t);
+    std::lock_guard<std::mutex> lock(sh.mu);
+    return sh.list.remove(t);
+  }
+
+  // ---- introspection ---------------------------------------------------------
+
+  ExecutorCounters counters() const {
+    ExecutorCounters c;
+    for (std::size_t i = 0; i <= shard_mask_; ++i) {
+      std::lock_guard<std::mutex> lock(shards_[i].mu);
+      c.spawned += shards_[i].spawned;
+    }
+    for (const auto& w : workers_) {
+      c.polled += w->polled.load(std::memory_order_relaxed);
+      c.stolen += w->stolen.load(std::memory_order_relaxed);
+      c.parked += w->parked.load(std::memory_order_relaxed);
+    }
+    return c;
+  }
+
+  // Tasks spawned and not yet completed (or cancelled).
+  std::size_t live_tasks() const {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i <= shard_mask_; ++i) {
+      std::lock_guard<std::mutex> lock(shards_[i].mu);
+      n += shards_[i].list.size();
+    }
+    return n;
+  }
+
+  std::vector<TaskInfo> dump() const {
+    std::vector<TaskInfo> out;
+    for (std::size_t i = 0; i <= shard_mask_; ++i) {
+      std::lock_guard<std::mutex> lock(shards_[i].mu);
+      shards_[i].list.for_each([&](const TaskHeader& t) { out.push_back(t.info()); });
+    }
+    std::sort(out.begin(), out.end(), [](const TaskInfo& a, const TaskInfo& b) { return a.id < b.id; });
+    return out;
+  }
+
+  // Workers whose pinning to a CPU failed.
+  std::uint64_t pin_failures() const noexcept { return pin_failures_.load(std::memory_order_relaxed); }
+
+  // ---- shutdown --------------------------------------------------------------
+
+  // Waits until every task completed or `deadline` passed; true if all did.
+  // (Polls the owned shards every millisecond: shutdown is not a hot path.)
+  bool wait_idle(std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+      if (live_tasks() == 0) return true;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return false;
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(deadline - now,
+                                                                                 std::chrono::milliseconds(1)));
+    }
+  }
+
+  // Stops the workers and cancels every task (see the header comment).
+  // Call from a thread that is not one of the workers; idempotent.
+  void shutdown_now() noexcept {
+    stop_workers();
+    cancel_all();
+  }
+
+  // The two halves of `shutdown_now`, for executors made of several
+  // schedulers (ThreadPerCore stops every core before cancelling any task,
+  // so no task runs while others are being cancelled).
+  void stop_workers() noexcept {
+    WEFT_HARDENING_ASSERT(!current_worker().has_value(),
+                          "ThreadPool: shut down (or destroyed) from one of its own worker threads");
+    if (shutdown_.exchange(true, std::memory_order_acq_rel)) return;
+    inject_.close();
+    for (auto& w : workers_) w->unpark->unpark();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  void cancel_all() noexcept {
+    WEFT_ASSERT(shutdown_.load(std::memory_order_acquire), "PoolScheduler::cancel_all before stop_workers");
+    for (std::size_t i = 0; i <= shard_mask_; ++i) {
+      std::lock_guard<std::mutex> lock(shards_[i].mu);
+      shards_[i].closed = true;
+    }
+    for (std::size_t i = 0; i <= shard_mask_; ++i) {
+      for (;;) {
+        TaskHeader* t;
+        {
+          std::lock_guard<std::mutex> lock(shards_[i].mu);
+          t = shards_[i].list.pop_front();
+        }
+        if (t == nullptr) break;
+        t->shutdown();  // cancels here (its destructor may wake or spawn: both are refused)
+      }
+    }
+    while (TaskHeader* t = inject_.pop()) t->drop_ref();
+  }
+
+  bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_acquire); }
+
+ private:
+  struct alignas(64) OwnedShard {
+    mutable std::mutex mu;
+    OwnedTaskList list;         // guarded by mu
+    std::uint64_t spawned = 0;  // guarded by mu
+    bool closed = false;        // guarded by mu
+  };
+
+  ~PoolScheduler() override = default;  // through Scheduler::release()
+
+  OwnedShard& shard_for(const TaskHeader* t) const noexcept { return shards_[t->id() & shard_mask_]; }
+
+  // ---- scheduling ------------------------------------------------------------
+
+  void schedule_local(PoolWorker& w, TaskHeader* t, ScheduleHint hint) noexcept {
+    if (hint == ScheduleHint::kYield || !config_.lifo_slot) {
+      push_local(w, t);
+    } else {
+      TaskHeader* prev = std::exchange(w.lifo, t);
+      if (prev == nullptr) return;  // nobody else could take it anyway
+      push_local(w, prev);
+    }
+    notify_parked();
+  }
+
+  void push_local(PoolWorker& w, TaskHeader* t) noexcept {
+    w.queue.push_back(t, [this](TaskHeader* const* items, std::size_t n) { push_inject_batch(items, n); });
+  }
+
+  void push_inject_batch(TaskHeader* const* items, std::size_t n) noexcept {
+    if (!inject_.push_batch(items, n)) {
+      for (std::size_t i = 0; i < n; ++i) items[i]->drop_ref();  // shutting down
+    }
+  }
+
+  void schedule_remote(TaskHeader* t) noexcept {
+    if (!inject_.push(t)) {
+      t->drop_ref();  // shutting down: the owned list cancels the task
+      return;
+    }
+    notify_parked();
+  }
+
+  void notify_parked() noexcept {
+    if (std::optional<std::size_t> id = idle_.worker_to_notify()) workers_[*id]->unpark->unpark();
+  }
+
+  // After the last searcher parked: any work anywhere? Then wake a worker.
+  void notify_if_work_pending() noexcept {
+    for (const auto& w : workers_) {
+      if (!w->queue.is_empty()) {
+        notify_parked();
+        return;
+      }
+    }
+    if (!inject_.is_empty()) notify_parked();
+  }
+
+  // ---- the worker ------------------------------------------------------------
+
+  void worker_main(PoolWorker& w) {
+    tl_pool_worker = &w;
+    setup_thread(w);
+    while (!shutdown_.load(std::memory_order_acquire)) {
+      w.tick += 1;
+      if (TaskHeader* t = next_task(w)) {
+        run_task(w, t);
+        continue;
+      }
+      if (TaskHeader* t = steal_work(w)) {
+        run_task(w, t);
+        continue;
+      }
+      park(w);
+    }
+    // Shutdown: drop the notifications this worker still holds; the owned
+    // list cancels their tasks.
+    if (TaskHeader* t = std::exchange(w.lifo, nullptr)) t->drop_ref();
+    while (TaskHeader* t = w.queue.pop()) t->drop_ref();
+    if (w.searching) {
+      w.searching = false;
+      idle_.transition_worker_from_searching();
+    }
+    tl_pool_worker = nullptr;
+  }
+
+  void setup_thread(PoolWorker& w) {
+#if defined(__linux__)
+    char name[16];
+    std::snprintf(name, sizeof(name), "%s-%zu", config_.thread_name, config_.name_offset + w.index);
+    pthread_setname_np(pthread_self(), name);
+    if (w.index < config_.pin_cpus.size() && config_.pin_cpus[w.index] >= 0) {
+      if (!pin_to_cpu(static_cast<std::size_t>(config_.pin_cpus[w.index]))) {
+        pin_failures_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+#else
+    if (w.index < config_.pin_cpus.size() && config_.pin_cpus[w.index] >= 0) {
+      pin_failures_.fetch_add(1, std::memory_order_relaxed);
+    }
+#endif
+  }
+
+#if defined(__linux__)
+  // Pins the calling thread to the `n`-th CPU of the process's allowed set
+  // (modulo its size: containers often allow CPUs that are not 0..k-1).
+  static bool pin_to_cpu(std::size_t n) noexcept {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return false;
+    const int count = CPU_COUNT(&allowed);
+    if (count <= 0) return false;
+    std::size_t want = n % static_cast<std::size_t>(count);
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &allowed)) continue;
+      if (want-- == 0) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        return pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0;
+      }
+    }
+    return false;
+  }
+#endif
+
+  TaskHeader* next_task(PoolWorker& w) noexcept {
+    if (w.tick % kGlobalQueueInterval == 0) {
+      if (TaskHeader* t = inject_.pop()) return t;
+    }
+    if (TaskHeader* t = std::exchange(w.lifo, nullptr)) return t;
+    if (TaskHeader* t = w.queue.pop()) return t;
+    return pull_inject_batch(w);
+  }
+
+  // Takes this worker's fair share of the inject queue: one to run, the rest
+  // into the local queue (where others may steal them).
+  TaskHeader* pull_inject_batch(PoolWorker& w) noexcept {
+    if (inject_.is_empty()) return nullptr;
+    constexpr std::size_t kMaxBatch = LocalQueue<TaskHeader*>::kCapacity / 2;
+    std::size_t n = inject_.len() / workers_.size() + 1;
+    n = std::min<std::size_t>(n, std::min<std::size_t>(w.queue.remaining_slots(), kMaxBatch) + 1);
+    TaskHeader* batch[kMaxBatch + 1];
+    std::size_t got = 0;
+    inject_.pop_n(n, [&](TaskHeader* t) { batch[got++] = t; });
+    if (got == 0) return nullptr;
+    if (got > 1) w.queue.push_back_batch(batch + 1, got - 1);
+    return batch[0];
+  }
+
+  TaskHeader* steal_work(PoolWorker& w) noexcept {
+    if (!w.searching) {
+      if (!idle_.transition_worker_to_searching()) return nullptr;
+      w.searching = true;
+    }
+    const std::size_t n = workers_.size();
+    const std::size_t start = static_cast<std::size_t>(w.next_random() % n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t v = (start + i) % n;
+      if (v == w.index) continue;
+      std::uint32_t moved = 0;
+      if (TaskHeader* t = workers_[v]->queue.steal_into(w.queue, &moved)) {
+        PoolWorker::bump(w.stolen, moved);
+        return t;
+      }
+    }
+    return inject_.pop();
+  }
+
+  // The last searcher to find work wakes another worker if work is left
+  // anywhere (tokio wakes one unconditionally). Checking after the RMW that
+  // ends the search is enough: a producer whose push we do not see here
+  // makes its own idle RMW after ours, sees nobody searching, and wakes a
+  // worker itself. So a producer slower than the workers does not cost a
+  // futex wake per task.
+  void transition_from_searching(PoolWorker& w) noexcept {
+    if (!w.searching) return;
+    w.searching = false;
+    if (idle_.transition_worker_from_searching()) notify_if_work_pending();
+  }
+
+  void run_task(PoolWorker& w, TaskHeader* t) noexcept {
+    transition_from_searching(w);
+    PoolWorker::bump(w.polled);
+    t->run();
+    for (int lifo_polls = 0;;) {
+      TaskHeader* next = std::exchange(w.lifo, nullptr);
+      if (next == nullptr) return;
+      if (lifo_polls == kMaxLifoPolls) {
+        push_local(w, next);
+        notify_parked();
+        return;
+      }
+      lifo_polls += 1;
+      PoolWorker::bump(w.polled);
+      next->run();
+    }
+  }
+
+  void park(PoolWorker& w) noexcept {
+    if (w.lifo != nullptr || !w.queue.is_empty()) return;
+    if (spin_for_work(w)) return;
+    const bool last_searcher = idle_.transition_worker_to_parked(w.index, w.searching);
+    w.searching = false;
+    if (last_searcher) notify_if_work_pending();
+    for (;;) {
+      if (shutdown_.load(std::memory_order_acquire)) return;
+      PoolWorker::bump(w.parked);
+      w.park->park();
+      if (transition_from_parked(w)) return;
+    }
+  }
+
+  // Before sleeping, a worker that may search keeps looking for a short
+  // while (`spin_before_park`): work that arrives meanwhile is picked up
+  // without a futex wait/wake pair, and because the spinner counts as
+  // searching, producers wake nobody. At most half the workers spin (the
+  // search limit); the others park at once. True: work showed up.
+  bool spin_for_work(PoolWorker& w) noexcept {
+    if (config_.spin_before_park.count() <= 0) return false;
+    if (!w.searching) {
+      if (!idle_.transition_worker_to_searching()) return false;
+      w.searching = true;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + config_.spin_before_park;
+    for (std::uint32_t round = 1;; ++round) {
+      if (!inject_.is_empty()) return true;
+      for (const auto& v : workers_) {
+        if (v.get() != &w && v->queue.len() > 0) return true;
+      }
+      if (shutdown_.load(std::memory_order_relaxed)) return true;
+      for (int i = 0; i < 16; ++i) spin_hint();
+      if (round % 8 == 0) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::yield();  // a 2-core machine: let the producer run
+      }
+    }
+  }
+
+  // After the Park returned: false to sleep again (spurious, or a wake that
+  // chose another worker).
+  bool transition_from_parked(PoolWorker& w) noexcept {
+    if (w.lifo != nullptr || !w.queue.is_empty()) {
+      // Work scheduled on this thread while it was parked (a reactor's Park
+      // runs wakers here). Not chosen by a notifier: not searching, unless
+      // it was chosen anyway.
+      w.searching = !idle_.unpark_worker_by_id(w.index);
+      return true;
+    }
+    if (shutdown_.load(std::memory_order_acquire)) return true;
+    if (idle_.is_parked(w.index)) return false;
+    w.searching = true;  // `worker_to_notify` chose us and counted us searching
+    return true;
+  }
+
+  PoolConfig config_;
+  std::vector<std::unique_ptr<PoolWorker>> workers_;
+  std::vector<std::thread> threads_;
+  InjectQueue<TaskHeader, QueueNextLink> inject_;
+  Idle idle_;
+  std::unique_ptr<OwnedShard[]> shards_;
+  std::size_t shard_mask_ = 0;
+  Atomic<bool> shutdown_{false};
+  Atomic<std::uint64_t> pin_failures_{0};
+};
+
+}  // namespace weft::executor_internal
+
+#endif  // WEFT_EXECUTOR_INTERNAL_POOL_H_
