@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -328,6 +329,13 @@ TEST(LocalExecutorTest, TaskDumpListsIdSiteAndState) {
   sig.fire();
   ex.run_until_stalled();
   EXPECT_TRUE(ex.dump().empty());
+}
+
+TEST(LocalExecutorTest, TaskInfoHeaderExample) {
+  weft::LocalExecutor ex;
+  auto h = ex.spawn_local(weft::pending<int>());
+  for (const weft::TaskInfo& t : ex.dump()) std::printf("%s\n", weft::to_string(t).c_str());
+  EXPECT_EQ(weft::to_string(ex.dump()[0]).rfind("task ", 0), 0u);
 }
 
 TEST(LocalExecutorTest, CountersCountSpawnsPollsAndParks) {

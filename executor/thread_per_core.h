@@ -78,9 +78,9 @@ struct ThreadPerCoreOptions {
   std::function<std::unique_ptr<Park>(std::size_t core)> make_park;
   // Prefix of the threads' names ("weft-core-0", ...).
   const char* thread_name = "weft-core";
-  // How long an idle core keeps looking at its inbox before it sleeps (0:
-  // sleep at once). See ThreadPoolOptions::spin_before_park.
-  std::chrono::nanoseconds spin_before_park = std::chrono::microseconds(20);
+  // How long an idle core keeps looking at its inbox before it sleeps (0,
+  // the default: sleep at once). See ThreadPoolOptions::spin_before_park.
+  std::chrono::nanoseconds spin_before_park = std::chrono::nanoseconds::zero();
 };
 
 // ThreadPerCore
@@ -109,7 +109,13 @@ class ThreadPerCore {
       config.spin_before_park = options.spin_before_park;
       cores_.push_back(new executor_internal::PoolScheduler(std::move(config)));
     }
-    for (auto* c : cores_) c->start();
+    try {
+      for (auto* c : cores_) c->start();
+    } catch (...) {  // a thread could not be started: stop the others
+      stop_and_cancel();
+      for (auto* c : cores_) c->release();
+      throw;
+    }
   }
 
   ThreadPerCore(const ThreadPerCore&) = delete;

@@ -86,10 +86,11 @@ struct ThreadPoolOptions {
   // Prefix of the worker threads' names ("weft-worker-0", ...).
   const char* thread_name = "weft-worker";
   // How long a worker that ran out of work keeps looking before it sleeps
-  // (at most half the workers do; 0: sleep at once, as tokio does). Saves a
-  // futex wait/wake pair per task when work trickles in; costs that much
-  // CPU each time a worker goes idle.
-  std::chrono::nanoseconds spin_before_park = std::chrono::microseconds(20);
+  // (at most half the workers do; 0, the default: sleep at once, as tokio
+  // does). Saves a futex wait/wake pair per task when work trickles in at a
+  // steady rate; costs up to that much CPU each time a worker goes idle, and
+  // hurts when the machine has no spare core (see thread_pool_benchmark.cc).
+  std::chrono::nanoseconds spin_before_park = std::chrono::nanoseconds::zero();
 };
 
 // ThreadPool
@@ -108,7 +109,13 @@ class ThreadPool {
     config.thread_name = options.thread_name;
     config.spin_before_park = options.spin_before_park;
     sched_ = new executor_internal::PoolScheduler(std::move(config));
-    sched_->start();
+    try {
+      sched_->start();
+    } catch (...) {  // a thread could not be started: stop the others
+      sched_->shutdown_now();
+      sched_->release();
+      throw;
+    }
   }
 
   ThreadPool(const ThreadPool&) = delete;

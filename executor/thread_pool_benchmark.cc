@@ -9,11 +9,14 @@
 // Every figure is reported as `ns_per_task` (or per hop/yield) in a counter.
 #include "executor/thread_pool.h"
 
+#include <time.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -56,11 +59,32 @@ class JoinAllHandles {
   std::size_t next_ = 0;
 };
 
-void set_per_task(benchmark::State& state, std::int64_t tasks_per_iter, const char* name = "ns_per_task") {
-  state.SetItemsProcessed(state.iterations() * tasks_per_iter);
-  state.counters[name] = benchmark::Counter(static_cast<double>(state.iterations() * tasks_per_iter),
-                                            benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+// CPU time of the whole process (every thread), for `cpu_ns_per_task`: less
+// sensitive than wall time to being descheduled on a shared machine.
+double process_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
 }
+
+// Reports `ns_per_task` (wall) and `cpu_ns_per_task` (all threads' CPU).
+class PerTask {
+ public:
+  explicit PerTask(benchmark::State& state, const char* name = "ns_per_task")
+      : state_(state), name_(name), cpu0_(process_cpu_ns()) {}
+  void finish(std::int64_t tasks_per_iter) {
+    const double cpu = process_cpu_ns() - cpu0_;
+    const double tasks = static_cast<double>(state_.iterations() * tasks_per_iter);
+    state_.SetItemsProcessed(state_.iterations() * tasks_per_iter);
+    state_.counters[name_] = benchmark::Counter(tasks, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state_.counters[std::string("cpu_") + name_] = tasks > 0 ? cpu / tasks : 0.0;
+  }
+
+ private:
+  benchmark::State& state_;
+  const char* name_;
+  double cpu0_;
+};
 
 // --- spawn + join, batch, from outside the pool (tokio's benchmark shape:
 // block_on { spawn N; await N }) ---------------------------------------------
@@ -82,12 +106,13 @@ void BM_PoolSpawnJoinBatchFromOutside(benchmark::State& state) {
   ThreadPool pool = make_pool(state);
   std::vector<JoinHandle<Unit>> hs;
   hs.reserve(kBatch);
+  PerTask pt(state);
   for (auto _ : state) {
     hs.clear();
     for (int i = 0; i < kBatch; ++i) hs.push_back(pool.spawn(Empty{}));
     pool.block_on(JoinAllHandles(&hs));
   }
-  set_per_task(state, kBatch);
+  pt.finish(kBatch);
 }
 BENCHMARK(BM_PoolSpawnJoinBatchFromOutside)->Apply(pool_args)->UseRealTime();
 
@@ -104,30 +129,33 @@ void BM_PoolSpawnJoinBatchFromTask(benchmark::State& state) {
   ThreadPool pool = make_pool(state);
   std::vector<JoinHandle<Unit>> hs;
   hs.reserve(kBatch);
+  PerTask pt(state);
   for (auto _ : state) {
     (void)pool.block_on(pool.spawn(spawn_batch(&pool, &hs, kBatch)));
   }
-  set_per_task(state, kBatch);
+  pt.finish(kBatch);
 }
 BENCHMARK(BM_PoolSpawnJoinBatchFromTask)->Apply(pool_args)->UseRealTime();
 
 // --- spawn + join one at a time, from outside ---------------------------------
 void BM_PoolSpawnJoinSequential(benchmark::State& state) {
   ThreadPool pool = make_pool(state);
+  PerTask pt(state);
   for (auto _ : state) {
     benchmark::DoNotOptimize(pool.block_on(pool.spawn(Empty{})));
   }
-  set_per_task(state, 1);
+  pt.finish(1);
 }
 BENCHMARK(BM_PoolSpawnJoinSequential)->Apply(pool_args)->UseRealTime();
 
 // --- OS threads: spawn + join (same run, for the ratio) -----------------------
 void BM_OsThreadSpawnJoin(benchmark::State& state) {
+  PerTask pt(state);
   for (auto _ : state) {
     std::thread t([] { benchmark::ClobberMemory(); });
     t.join();
   }
-  set_per_task(state, 1);
+  pt.finish(1);
 }
 BENCHMARK(BM_OsThreadSpawnJoin)->UseRealTime();
 
@@ -181,12 +209,13 @@ struct Chain {
 void BM_PoolChainedSpawn(benchmark::State& state) {
   constexpr int kChain = 1000000;
   ThreadPool pool = make_pool(state);
+  PerTask pt(state);
   for (auto _ : state) {
     Done done;
     pool.spawn_detached(Chain{&pool, kChain, &done});
     pool.block_on(WaitDone{&done});
   }
-  set_per_task(state, kChain);
+  pt.finish(kChain);
 }
 BENCHMARK(BM_PoolChainedSpawn)->Apply(pool_args)->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -196,10 +225,11 @@ void BM_PoolFanOutFanIn(benchmark::State& state) {
   ThreadPool pool = make_pool(state);
   std::vector<JoinHandle<Unit>> hs;
   hs.reserve(kTasks);
+  PerTask pt(state);
   for (auto _ : state) {
     (void)pool.block_on(pool.spawn(spawn_batch(&pool, &hs, kTasks)));
   }
-  set_per_task(state, kTasks);
+  pt.finish(kTasks);
 }
 BENCHMARK(BM_PoolFanOutFanIn)->Apply(pool_args)->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -218,10 +248,11 @@ struct YieldN {
 void BM_PoolYield(benchmark::State& state) {
   constexpr int kYields = 100000;
   ThreadPool pool = make_pool(state);
+  PerTask pt(state, "ns_per_yield");
   for (auto _ : state) {
     (void)pool.block_on(pool.spawn(YieldN{kYields}));
   }
-  set_per_task(state, kYields, "ns_per_yield");
+  pt.finish(kYields);
 }
 BENCHMARK(BM_PoolYield)->Apply(pool_args)->UseRealTime();
 
@@ -267,6 +298,7 @@ struct Player {
 void BM_PoolYieldPingPong(benchmark::State& state) {
   constexpr int kHops = 100000;  // per player
   ThreadPool pool = make_pool(state);
+  PerTask pt(state, "ns_per_hop");
   for (auto _ : state) {
     PingPong pp;
     auto a = pool.spawn(Player{&pp, 0, kHops});
@@ -274,7 +306,7 @@ void BM_PoolYieldPingPong(benchmark::State& state) {
     (void)pool.block_on(std::move(a));
     (void)pool.block_on(std::move(b));
   }
-  set_per_task(state, 2 * kHops, "ns_per_hop");
+  pt.finish(2 * kHops);
 }
 BENCHMARK(BM_PoolYieldPingPong)->Apply(pool_args)->UseRealTime();
 
@@ -287,22 +319,24 @@ void BM_ThreadPerCoreSpawnOnBatch(benchmark::State& state) {
   ThreadPerCore cores(o);
   std::vector<JoinHandle<Unit>> hs;
   hs.reserve(kBatch);
+  PerTask pt(state);
   for (auto _ : state) {
     hs.clear();
     for (int i = 0; i < kBatch; ++i) hs.push_back(cores.spawn_on(static_cast<std::size_t>(i & 1), Empty{}));
     cores.block_on(JoinAllHandles(&hs));
   }
-  set_per_task(state, kBatch);
+  pt.finish(kBatch);
 }
 BENCHMARK(BM_ThreadPerCoreSpawnOnBatch)->ArgName("spin_us")->Arg(-1)->Arg(0)->UseRealTime();
 
 // --- spawn_blocking: call + join, one at a time --------------------------------
 void BM_SpawnBlockingSequential(benchmark::State& state) {
   BlockingPool pool;
+  PerTask pt(state);
   for (auto _ : state) {
     benchmark::DoNotOptimize(block_on(pool.spawn_blocking([] { return 1; })));
   }
-  set_per_task(state, 1);
+  pt.finish(1);
 }
 BENCHMARK(BM_SpawnBlockingSequential)->UseRealTime();
 

@@ -129,11 +129,16 @@ TEST(ThreadPoolStressTest, AMillionTasksSpawnedAndJoined) {
 // A ring of tasks passing a token: task i waits until `token == i`, then
 // passes it on and wakes task i+1. Every hand-off is a cross-task wake, often
 // from another worker; one lost wake-up stalls the ring for good.
-TEST(ThreadPoolStressTest, TokenRingLosesNoWakeups) {
+class TokenRing : public ::testing::TestWithParam<int> {};  // spin_before_park in us
+
+TEST_P(TokenRing, LosesNoWakeups) {
   const int kTasks = 8;
   const int kLaps = kSanitized ? 2000 : 20000;
   Watchdog dog(120s, "TokenRingLosesNoWakeups");
-  ThreadPool pool(2);
+  ThreadPoolOptions options;
+  options.workers = 2;
+  options.spin_before_park = std::chrono::microseconds(GetParam());
+  ThreadPool pool(std::move(options));
   std::atomic<int> token{0};
   std::vector<std::unique_ptr<WakerSlot>> slots;
   for (int i = 0; i < kTasks; ++i) slots.push_back(std::make_unique<WakerSlot>());
@@ -157,6 +162,7 @@ TEST(ThreadPoolStressTest, TokenRingLosesNoWakeups) {
   for (auto& h : hs) EXPECT_EQ(pool.block_on(std::move(h)).value(), kLaps);
   EXPECT_EQ(token.load(), kTasks * kLaps);
 }
+INSTANTIATE_TEST_SUITE_P(ThreadPoolStressTest, TokenRing, ::testing::Values(0, 20));
 
 // Tasks woken from several threads at once, also while they are being polled,
 // must never be polled concurrently and must see every wake (they finish only

@@ -356,6 +356,18 @@ TEST(ThreadPoolTest, WorksWithoutLifoSlot) {
   EXPECT_EQ(pool.block_on(pool.spawn(parent(&pool, 100))).value(), 99 * 100);
 }
 
+TEST(ThreadPoolTest, WorksWithSpinBeforePark) {
+  ThreadPoolOptions options;
+  options.workers = 2;
+  options.spin_before_park = std::chrono::microseconds(50);
+  ThreadPool pool(std::move(options));
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(pool.block_on(pool.spawn(parent(&pool, 50))).value(), 49 * 50);
+    if (i % 5 == 0) std::this_thread::sleep_for(1ms);  // let them spin out and park
+  }
+  EXPECT_GT(pool.counters().parked, 0u);
+}
+
 TEST(ThreadPoolTest, CurrentWorkerIsKnownOnlyOnWorkers) {
   ThreadPool pool(2);
   EXPECT_FALSE(pool.current_worker().has_value());

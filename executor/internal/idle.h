@@ -18,7 +18,9 @@
 //   - A worker woken that way counts as searching from the moment it is
 //     chosen (before it even runs), so a burst of N pushes wakes one worker.
 //   - A searcher that finds work stops searching; if it was the *last*
-//     searcher it wakes one more worker (there may be more work): wake-ups
+//     searcher it wakes one more worker when work is left in some queue
+//     (tokio wakes one unconditionally; checking the queues after the RMW
+//     that ends the search loses nothing, see "Memory ordering"): wake-ups
 //     propagate one worker at a time while there is work to find.
 //   - A searcher that finds nothing parks; if it was the last searcher it
 //     must look at every queue once more *after* announcing that it parks
@@ -126,7 +128,8 @@ class Idle {
   // Idle::transition_worker_from_searching()
   //
   // The caller found work and stops searching. Returns true if it was the
-  // last searcher: it must then wake one more worker (`worker_to_notify`).
+  // last searcher: it must then look at the queues and, if any holds work,
+  // wake one more worker (`worker_to_notify`).
   bool transition_worker_from_searching() noexcept {
     const std::uint64_t prev = state_.fetch_sub(pack(0, 1), std::memory_order_seq_cst);
     WEFT_ASSERT(searching_of(prev) >= 1, "Idle: stopped searching without searching");

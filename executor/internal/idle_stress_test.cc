@@ -75,7 +75,9 @@ struct MiniPool {
       // Got one unit of work.
       if (searching) {
         searching = false;
-        if (idle.transition_worker_from_searching()) notify();
+        // The pool's rule: the last searcher wakes another worker only if
+        // work is left (checked after the RMW that ends the search).
+        if (idle.transition_worker_from_searching() && queue.load(std::memory_order_seq_cst) > 0) notify();
       }
       done.fetch_add(1, std::memory_order_relaxed);
       if (done.load(std::memory_order_relaxed) % 7 == 0) std::this_thread::yield();

@@ -37,8 +37,11 @@
 //   3. nothing: park (the Idle protocol: announce, re-check if last
 //      searcher, sleep on the worker's Park; a wake that did not pick this
 //      worker sends it back to sleep).
+//   Before parking, a worker allowed to search may first spin for
+//   `spin_before_park` (off by default) looking at the queues.
 //   Running a task: leave the searching state (the last searcher to find
-//   work wakes another worker: wake-ups propagate one at a time), poll it
+//   work wakes another worker if work is left: wake-ups propagate one at a
+//   time), poll it
 //   (`TaskHeader::run`, which gives the poll a fresh cooperative `Budget`),
 //   then run whatever landed in the LIFO slot, at most 3 in a row (two
 //   tasks that ping-pong through the slot cannot starve the queue: the 4th
@@ -120,7 +123,7 @@ struct PoolConfig {
   std::size_t name_offset = 0;
   // How long a worker that ran out of work keeps searching before it parks
   // (0: park at once, as tokio does).
-  std::chrono::nanoseconds spin_before_park = std::chrono::microseconds(20);
+  std::chrono::nanoseconds spin_before_park = std::chrono::nanoseconds::zero();
 };
 
 class PoolScheduler;
@@ -361,18 +364,33 @@ class PoolScheduler final : public Scheduler {
   // ---- scheduling ------------------------------------------------------------
 
   void schedule_local(PoolWorker& w, TaskHeader* t, ScheduleHint hint) noexcept {
+    bool notify;
     if (hint == ScheduleHint::kYield || !config_.lifo_slot) {
-      push_local(w, t);
+      notify = push_local(w, t);
     } else {
       TaskHeader* prev = std::exchange(w.lifo, t);
       if (prev == nullptr) return;  // nobody else could take it anyway
-      push_local(w, prev);
+      notify = push_local(w, prev);
     }
-    notify_parked();
+    if (notify) notify_parked();
   }
 
-  void push_local(PoolWorker& w, TaskHeader* t) noexcept {
-    w.queue.push_back(t, [this](TaskHeader* const* items, std::size_t n) { push_inject_batch(items, n); });
+  // Pushes to the worker's own queue (overflowing into the inject queue).
+  // Returns whether to look for a sleeping worker to help: only when the
+  // queue was empty, or overflowed. Work in a worker's own queue never
+  // depends on a wake-up for liveness (its owner is awake and will run it),
+  // so a notification is only about parallelism, and one per refill of the
+  // queue is enough: the woken worker steals, and comes back for more while
+  // the queue stays non-empty. (tokio notifies on every push; that is a
+  // read-modify-write of the shared idle word per spawn.)
+  bool push_local(PoolWorker& w, TaskHeader* t) noexcept {
+    const bool was_empty = w.queue.is_empty();
+    bool overflowed = false;
+    w.queue.push_back(t, [this, &overflowed](TaskHeader* const* items, std::size_t n) {
+      overflowed = true;
+      push_inject_batch(items, n);
+    });
+    return was_empty || overflowed;
   }
 
   void push_inject_batch(TaskHeader* const* items, std::size_t n) noexcept {
@@ -535,8 +553,7 @@ class PoolScheduler final : public Scheduler {
       TaskHeader* next = std::exchange(w.lifo, nullptr);
       if (next == nullptr) return;
       if (lifo_polls == kMaxLifoPolls) {
-        push_local(w, next);
-        notify_parked();
+        if (push_local(w, next)) notify_parked();
         return;
       }
       lifo_polls += 1;

@@ -188,7 +188,8 @@ class TaskCell final : public TaskHeader {
   static void operator delete(void* p, std::size_t n) noexcept { TaskMemory::deallocate(p, n); }
   static void* operator new(std::size_t n, std::align_val_t al) { return ::operator new(n, al); }
   static void operator delete(void* p, std::size_t n, std::align_val_t al) noexcept {
-    ::operator delete(p, n, al);
+    (void)n;
+    ::operator delete(p, al);
   }
 
  private:

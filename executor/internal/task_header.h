@@ -25,7 +25,7 @@
 //                 NOTIFIED may still have one in a queue: popping it finds
 //                 COMPLETE and just drops it.
 //   (J) join:     held by the `JoinHandle` while JOIN_INTEREST is set.
-//   (W) wakers:   one per `Waker` clone.
+//   (W) wakers:   one per `Waker` clone (and one per `AbortHandle`).
 // A new task has refs = 3 (O, N, J) or 2 (detached: O, N), and NOTIFIED set.
 //
 // ---------------------------------------------------------------------------
@@ -78,8 +78,9 @@
 //                            (5b) NOTIFIED: keep (N) and reschedule the task
 //                            (`schedule(task, kYield)`: to the back of a queue).
 //   (6) complete:            fetch_xor(RUNNING | COMPLETE | output kind); then
-//                            wake the JoinHandle (rules below), `unbind` from
-//                            the owned list, drop (N) and (O).
+//                            `unbind` from the owned list, wake the JoinHandle
+//                            (rules below), drop (N) and (O) (in the same CAS
+//                            that clears JOIN_WAKER when the handle waits).
 //   (7) abort (JoinHandle):  not RUNNING/COMPLETE/CANCELLED: set CANCELLED and
 //                            NOTIFIED (+ an (N) ref and a schedule if it was not
 //                            notified); RUNNING: set CANCELLED|NOTIFIED and the
@@ -98,11 +99,15 @@
 //   - To replace its waker, the handle first clears JOIN_WAKER by CAS (fails if
 //     COMPLETE: then the output is ready instead).
 //   - At (6), if JOIN_INTEREST and JOIN_WAKER: wake it by reference, then clear
-//     JOIN_WAKER (fetch_and); if the handle was dropped meanwhile, the
-//     completer drops the waker. If there is no JOIN_INTEREST the completer
-//     drops the output.
-//   - Dropping the handle clears JOIN_INTEREST (and JOIN_WAKER if not COMPLETE);
-//     if COMPLETE, the handle drops the output (unless it took it).
+//     JOIN_WAKER by CAS, dropping the completer's references in the same CAS
+//     while JOIN_INTEREST is still set; if the handle was dropped meanwhile,
+//     the completer clears the bit, drops the waker, then its references. If
+//     there is no JOIN_INTEREST at (6) the completer drops the output.
+//   - Dropping the handle: if JOIN_WAKER is clear the field is the handle's
+//     and it empties it first; then one CAS clears JOIN_INTEREST (and
+//     JOIN_WAKER if not COMPLETE, taking the field back) and, when nothing is
+//     left to drop, the (J) reference too; if COMPLETE, the handle drops the
+//     output (unless it took it) before its reference.
 //
 // Memory ordering: every read-modify-write of the state is `acq_rel` and every
 // load `acquire`, except a waker clone's increment (`relaxed`, as `Arc::clone`:
@@ -130,7 +135,9 @@
 // so a task is one allocation of 80 + max(sizeof(future), sizeof(output),
 // sizeof(std::exception_ptr)) bytes. A wake is one CAS (+ a `schedule` call if
 // the task was idle); a waker clone/drop is one atomic add/sub; a poll is two
-// CASes (3) and (5); spawn+complete+join is about five atomic RMWs.
+// CASes (3) and (5); spawn, one poll to Ready, and an awaiting JoinHandle
+// take five atomic RMWs on the task: (3), (6)'s fetch_xor, (6)'s merged CAS,
+// the handle's CAS setting JOIN_WAKER, and the handle's drop (one CAS).
 // Hosted (uses `std::exception_ptr`, heap allocation and virtual calls).
 #ifndef WEFT_EXECUTOR_INTERNAL_TASK_HEADER_H_
 #define WEFT_EXECUTOR_INTERNAL_TASK_HEADER_H_
