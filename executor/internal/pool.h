@@ -20,12 +20,18 @@
 // Where a scheduled task goes (`schedule(task, hint)`):
 //   - on one of this scheduler's worker threads, hint kWake (a task woke
 //     another, or spawned one): into the LIFO slot; the task it displaces
-//     goes to the back of the local queue, and only then is a sleeping
-//     worker notified. So a message passed to a task runs next, on the same
-//     core, with warm caches (tokio's LIFO optimisation);
+//     goes to the back of the local queue. So a message passed to a task
+//     runs next, on the same core, with warm caches (tokio's LIFO
+//     optimisation);
 //   - on a worker thread, hint kYield (woken during its own poll): the back
-//     of the local queue, then notify;
-//   - from any other thread: the inject queue, then notify.
+//     of the local queue;
+//   - from any other thread: the inject queue, then notify (wake a sleeping
+//     worker if nobody searches: idle.h).
+//   A push to a worker's own queue notifies only when the queue was empty
+//   (or overflowed): its owner is awake and runs it anyway, so the
+//   notification is about parallelism only, and one per refill suffices.
+//   tokio notifies on every push, a read-modify-write of the shared idle
+//   word per spawn.
 //
 // A worker's loop (one "tick" per task):
 //   1. every 61st tick look at the inject queue first (fairness for remote
@@ -41,11 +47,10 @@
 //   `spin_before_park` (off by default) looking at the queues.
 //   Running a task: leave the searching state (the last searcher to find
 //   work wakes another worker if work is left: wake-ups propagate one at a
-//   time), poll it
-//   (`TaskHeader::run`, which gives the poll a fresh cooperative `Budget`),
-//   then run whatever landed in the LIFO slot, at most 3 in a row (two
-//   tasks that ping-pong through the slot cannot starve the queue: the 4th
-//   goes to the back of the queue).
+//   time), poll it (`TaskHeader::run`, which gives the poll a fresh
+//   cooperative `Budget`), then run whatever landed in the LIFO slot, at
+//   most 3 in a row (two tasks that ping-pong through the slot cannot
+//   starve the queue: the 4th goes to the back of the queue).
 //
 // Shutdown (`shutdown_now`): set the flag, close the inject queue (later
 // remote schedules drop their notification), unpark and join every worker
@@ -65,9 +70,9 @@
 //
 // Costs per task: one allocation (the task cell), the owned shard's mutex at
 // spawn and at completion, and for a local wake one LIFO store (plus, if
-// that displaced a task, one ring push and one seq_cst RMW on the idle word).
-// A remote schedule takes the inject mutex and the idle RMW; a futex wake
-// only if a worker must be woken.
+// that displaced a task, one ring push, and the idle word's seq_cst RMW if
+// the ring was empty). A remote schedule takes the inject mutex and the
+// idle RMW; a futex wake only if a worker must be woken.
 #ifndef WEFT_EXECUTOR_INTERNAL_POOL_H_
 #define WEFT_EXECUTOR_INTERNAL_POOL_H_
 
