@@ -99,9 +99,6 @@ namespace future_internal {
 template <class T>
 struct AsyncGenPromiseBase : AwaitingPromise {
   T* value = nullptr;
-#if defined(__cpp_exceptions)
-  std::exception_ptr error;
-#endif
 
   std::suspend_always initial_suspend() noexcept { return {}; }  // lazy
   std::suspend_always final_suspend() noexcept { return {}; }    // the owner sees done()
@@ -132,34 +129,14 @@ struct AsyncGenPromiseBase : AwaitingPromise {
 #endif
   }
 
-#if defined(__cpp_exceptions)
-  // Rethrows, inside the body at the `co_await`, an exception the awaited
-  // future threw when `poll_next` re-polled it.
-  template <class Inner>
-  struct RethrowingAwaiter {
-    Inner inner;
-    AsyncGenPromiseBase* promise;
-
-    bool await_ready() { return inner.await_ready(); }
-    void await_suspend(std::coroutine_handle<> h) noexcept { inner.await_suspend(h); }
-    decltype(auto) await_resume() {
-      if (promise->error) std::rethrow_exception(std::exchange(promise->error, nullptr));
-      return inner.await_resume();
-    }
-  };
-#endif
 
   // co_await of any Future (lvalue: borrowed; rvalue: moved into the frame).
   template <class F>
     requires Future<std::remove_cvref_t<F>>
   auto await_transform(F&& f) {
-#if defined(__cpp_exceptions)
-    using Inner = decltype(await_future(std::forward<F>(f), this));
-    return RethrowingAwaiter<Inner>{await_future(std::forward<F>(f), this), this};
-#else
-    return await_future(std::forward<F>(f), this);
-#endif
+    return await_in_body(std::forward<F>(f), this);
   }
+
   // Anything else is a compile error with a sentence.
   template <class U>
     requires(!Future<std::remove_cvref_t<U>>)
@@ -246,7 +223,7 @@ class [[nodiscard("streams do nothing unless polled")]] AsyncGenerator {
 
   // Re-polls the future the body is suspended on; true when the body may be
   // resumed. Hosted: an exception the future throws is handed to the body,
-  // which rethrows it at its `co_await` (RethrowingAwaiter::await_resume).
+  // which rethrows it at its `co_await` (future_internal::RethrowingAwaiter).
   [[gnu::noinline]] static bool repoll_awaited(promise_type& p, Context& cx) {
     p.cx = &cx;
 #if defined(__cpp_exceptions)

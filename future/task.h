@@ -88,13 +88,10 @@ namespace future_internal {
 // `out` is set by `co_return` and taken by the owner once the body finished;
 // `error` (hosted) holds an exception that escaped the body, or, while the
 // body is resumed at a `co_await`, one that the awaited future threw on a
-// re-poll (`TaskAwaiter::await_resume` rethrows it inside the body).
+// re-poll (`future_internal::RethrowingAwaiter` rethrows it inside the body).
 template <class Out>
 struct TaskPromiseBase : AwaitingPromise {
   std::optional<Out> out;
-#if defined(__cpp_exceptions)
-  std::exception_ptr error;
-#endif
 
   std::suspend_always initial_suspend() noexcept { return {}; }  // lazy
   std::suspend_always final_suspend() noexcept { return {}; }    // the owner sees done()
@@ -107,35 +104,14 @@ struct TaskPromiseBase : AwaitingPromise {
 #endif
   }
 
-#if defined(__cpp_exceptions)
-  // Wraps `FutureAwaiter` so that an exception thrown by the awaited future
-  // on a re-poll (outside the body, in `Task::poll`) is rethrown inside the
-  // body, at the `co_await`, where the body's own `try` can catch it.
-  template <class Inner>
-  struct TaskAwaiter {
-    Inner inner;
-    TaskPromiseBase* promise;
-
-    bool await_ready() { return inner.await_ready(); }
-    void await_suspend(std::coroutine_handle<> h) noexcept { inner.await_suspend(h); }
-    decltype(auto) await_resume() {
-      if (promise->error) std::rethrow_exception(std::exchange(promise->error, nullptr));
-      return inner.await_resume();
-    }
-  };
-#endif
 
   // co_await of any Future (lvalue: borrowed; rvalue: moved into the frame).
   template <class F>
     requires Future<std::remove_cvref_t<F>>
   auto await_transform(F&& f) {
-#if defined(__cpp_exceptions)
-    using Inner = decltype(await_future(std::forward<F>(f), this));
-    return TaskAwaiter<Inner>{await_future(std::forward<F>(f), this), this};
-#else
-    return await_future(std::forward<F>(f), this);
-#endif
+    return await_in_body(std::forward<F>(f), this);
   }
+
   // Anything else is a compile error with a sentence.
   template <class U>
     requires(!Future<std::remove_cvref_t<U>>)
@@ -213,7 +189,7 @@ class [[nodiscard("futures do nothing unless polled")]] Task {
       if (!p.poll_awaited(cx)) return suspended(p);
     } catch (...) {
       // The awaited future threw: resume the body, which rethrows it at the
-      // `co_await` (TaskAwaiter::await_resume).
+      // `co_await` (future_internal::RethrowingAwaiter).
       p.awaiting = nullptr;
       p.repoll = nullptr;
       p.error = std::current_exception();

@@ -36,6 +36,9 @@
 #define WEFT_FUTURE_INTERNAL_AWAIT_H_
 
 #include <coroutine>
+#if defined(__cpp_exceptions)
+#include <exception>
+#endif
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -52,6 +55,11 @@ struct AwaitingPromise {
   Context* cx = nullptr;                                   // set by the owner for each poll
   void* awaiting = nullptr;                                // the suspended FutureAwaiter
   bool (*repoll)(void* awaiter, Context& cx) = nullptr;    // true once it is ready
+#if defined(__cpp_exceptions)
+  // An exception from the body (unhandled_exception) or from a re-poll of
+  // the awaited future in the owner's poll; see `await_in_body`.
+  std::exception_ptr error;
+#endif
 
   // Re-polls the future the coroutine is suspended on, if any. True when the
   // coroutine may be resumed (nothing awaited, or the awaited future is
@@ -113,6 +121,37 @@ auto await_future(F&& f, AwaitingPromise* promise) {
   } else {
     return FutureAwaiter<std::remove_cvref_t<F>>(std::forward<F>(f), promise);
   }
+}
+
+#if defined(__cpp_exceptions)
+// Wraps a FutureAwaiter so that an exception the awaited future threw on a
+// re-poll (outside the body, in the owner's poll, which stores it in
+// `promise->error` and resumes) is rethrown inside the body at the
+// `co_await`, where the body's own `try` can catch it.
+template <class Inner>
+struct RethrowingAwaiter {
+  Inner inner;
+  AwaitingPromise* promise;
+
+  bool await_ready() { return inner.await_ready(); }
+  void await_suspend(std::coroutine_handle<> h) noexcept { inner.await_suspend(h); }
+  decltype(auto) await_resume() {
+    if (promise->error) std::rethrow_exception(std::exchange(promise->error, nullptr));
+    return inner.await_resume();
+  }
+};
+#endif
+
+// What a coroutine's `await_transform` returns for a Future.
+template <class F>
+  requires Future<std::remove_cvref_t<F>>
+auto await_in_body(F&& f, AwaitingPromise* promise) {
+#if defined(__cpp_exceptions)
+  using Inner = decltype(await_future(std::forward<F>(f), promise));
+  return RethrowingAwaiter<Inner>{await_future(std::forward<F>(f), promise), promise};
+#else
+  return await_future(std::forward<F>(f), promise);
+#endif
 }
 
 }  // namespace weft::future_internal
