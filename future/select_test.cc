@@ -10,6 +10,7 @@
 #include "future/map.h"
 #include "future/ready.h"
 #include "future/testing/no_alloc.h"
+#include "future/testing/gate.h"
 #include "future/testing/test_waker.h"
 #include "gtest/gtest.h"
 
@@ -19,49 +20,11 @@ namespace {
 using testing::CountingWaker;
 using testing::poll_once;
 
-// A gate a test opens by hand: the future waiting on it registers the waker,
-// counts its polls, and counts its destruction (dropping its waker then).
-struct Gate {
-  bool open = false;
-  int polls = 0;
-  int drops = 0;
-  Waker waker;
-  void fire() {
-    open = true;
-    std::move(waker).wake();
-  }
-};
-
-template <class T = int, bool kSafe = true, bool kUnpinV = true>
-class GateFuture {
- public:
-  using Output = T;
-  static constexpr bool kUnpin = kUnpinV;
-  static constexpr bool kCancelSafe = kSafe;
-
-  GateFuture(Gate* g, T v) : g_(g), v_(std::move(v)) {}
-  GateFuture(GateFuture&& o) noexcept : g_(std::exchange(o.g_, nullptr)), v_(std::move(o.v_)) {}
-  ~GateFuture() {
-    if (g_ != nullptr) {
-      ++g_->drops;
-      g_->waker = Waker();
-    }
-  }
-
-  Poll<T> poll(Context& cx) {
-    ++g_->polls;
-    if (g_->open) return std::move(v_);
-    register_waker(g_->waker, cx.waker());
-    return Pending{};
-  }
-
- private:
-  Gate* g_;
-  T v_;
-};
+using testing::Gate;
+using testing::GateFuture;
 
 // A future that is not cancel-safe (say, it already consumed a message).
-using Unsafe = GateFuture<int, false>;
+using Unsafe = GateFuture<int, true, false>;
 
 // Pending forever; appends its id to a log at every poll.
 struct Logger {
@@ -94,7 +57,7 @@ static_assert(std::is_same_v<decltype(select_biased(ready(1), pending<int>())),
                              SelectBiased<Ready<int>, PendingForever<int>>>);
 static_assert(CancelSafe<SelRR> && CancelSafe<SelectBiased<Ready<int>>>);
 static_assert(Unpin<SelRR>);
-static_assert(!Unpin<Select<Ready<int>, GateFuture<int, true, false>>>);
+static_assert(!Unpin<Select<Ready<int>, GateFuture<int, false>>>);
 // Size: the arms + a live flag + a rotation byte (none for select_biased).
 static_assert(sizeof(Select<Ready<std::int64_t>, Ready<std::int64_t>>) <=
               2 * sizeof(Ready<std::int64_t>) + alignof(std::int64_t));
@@ -247,7 +210,7 @@ TEST(SelectTest, NestedSelectIsAnArm) {
 
 TEST(SelectTest, NotUnpinSelectMayMoveBeforeFirstPoll) {
   Gate a;
-  auto s = select(GateFuture<int, true, false>(&a, 5));
+  auto s = select(GateFuture<int, false>(&a, 5));
   auto t = std::move(s);
   a.fire();
   EXPECT_EQ(std::get<0>(poll_once(t).value()), 5);
@@ -271,7 +234,7 @@ TEST(SelectDeathTest, MovedAfterFirstPoll) {
   EXPECT_DEATH(
       {
         Gate a;
-        auto s = select(GateFuture<int, true, false>(&a, 1));
+        auto s = select(GateFuture<int, false>(&a, 1));
         (void)poll_once(s);
         auto t = std::move(s);
         (void)poll_once(t);

@@ -10,6 +10,7 @@
 #include "future/map.h"
 #include "future/ready.h"
 #include "future/testing/no_alloc.h"
+#include "future/testing/gate.h"
 #include "future/testing/test_waker.h"
 #include "gtest/gtest.h"
 
@@ -20,60 +21,9 @@ using testing::CountingWaker;
 using testing::PendingOnce;
 using testing::poll_once;
 
-// A gate a test opens by hand: the future waiting on it registers the waker,
-// counts its polls, and counts its destruction (dropping its waker then).
-struct Gate {
-  bool open = false;
-  int polls = 0;
-  int drops = 0;
-  Waker waker;
-  void fire() {
-    open = true;
-    std::move(waker).wake();
-  }
-};
-
-template <class T, bool kUnpinV = true>
-class GateFuture {
- public:
-  using Output = T;
-  static constexpr bool kUnpin = kUnpinV;
-  static constexpr bool kCancelSafe = true;
-
-  GateFuture(Gate* g, T v) : g_(g), v_(std::move(v)) {}
-  GateFuture(GateFuture&& o) noexcept : g_(std::exchange(o.g_, nullptr)), v_(std::move(o.v_)) {}
-  ~GateFuture() {
-    if (g_ != nullptr) {
-      ++g_->drops;
-      g_->waker = Waker();
-    }
-  }
-
-  Poll<T> poll(Context& cx) {
-    ++g_->polls;
-    if (g_->open) return std::move(v_);
-    register_waker(g_->waker, cx.waker());
-    return Pending{};
-  }
-
- private:
-  Gate* g_;
-  T v_;
-};
-
-// A value that counts how many of its instances are alive.
-class Tracked {
- public:
-  explicit Tracked(int* live, int v = 0) : live_(live), v_(v) { ++*live_; }
-  Tracked(Tracked&& o) noexcept : live_(o.live_), v_(o.v_) { ++*live_; }
-  Tracked(const Tracked& o) : live_(o.live_), v_(o.v_) { ++*live_; }
-  ~Tracked() { --*live_; }
-  int value() const { return v_; }
-
- private:
-  int* live_;
-  int v_;
-};
+using testing::Gate;
+using testing::GateFuture;
+using testing::Tracked;
 
 template <class T>
 Ready<absl::StatusOr<T>> ok(T v) {
