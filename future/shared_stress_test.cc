@@ -2,6 +2,7 @@
 // completes the inner future. Run under --config=tsan (tag "stress").
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -40,10 +41,13 @@ TEST(SharedStressTest, ConcurrentClonesAllGetTheOutput) {
     std::atomic<int> polls{0};
     auto s = shared(AtomicGate{&open, &mu, &stored, &polls});
     std::atomic<int> done{0};
+    // The wakers outlive the threads: a clone's waker may still be in the
+    // hands of a wake_all() running on another thread after that clone has
+    // returned Ready (wakers are woken outside the lock).
+    std::deque<testing::CountingWaker> wakers(kThreads);
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([clone = s, &done]() mutable {
-        testing::CountingWaker w;
+      threads.emplace_back([clone = s, &done, &w = wakers[t]]() mutable {
         for (int i = 0; i < 1'000'000; ++i) {
           auto p = testing::poll_once(clone, w);
           if (p.is_ready()) {
@@ -67,6 +71,9 @@ TEST(SharedStressTest, ConcurrentClonesAllGetTheOutput) {
     for (auto& th : threads) th.join();
     EXPECT_EQ(done.load(), kThreads);
     EXPECT_EQ(testing::poll_once(s).value(), 99);
+    // Every clone is gone: no waker of theirs is still held anywhere.
+    for (auto& w : wakers) EXPECT_EQ(w.outstanding(), 0);
+    EXPECT_EQ(s.strong_count(), 1u);
   }
 }
 
