@@ -188,119 +188,18 @@
 #include "executor/error.h"
 #include "executor/internal/static_task.h"
 #include "executor/internal/sync.h"
+#include "tools/base/sync.h"
 #include "future/context.h"
 #include "future/future.h"
 #include "future/poll.h"
 #include "future/waker.h"
 #include "tools/base/assert.h"
 
-// WEFT_EXECUTOR_CORTEX_M: 1 when compiling for an Arm M-profile core
-// (Cortex-M0 ... M85), where the critical section and the idle policies
-// use `cpsid`/`wfi`/`wfe`.
-#if defined(__arm__) && defined(__ARM_ARCH_PROFILE) && (__ARM_ARCH_PROFILE == 'M')
-#define WEFT_EXECUTOR_CORTEX_M 1
-#else
-#define WEFT_EXECUTOR_CORTEX_M 0
-#endif
 
 namespace weft {
 
-// -----------------------------------------------------------------------------
-// Critical sections and lock policies
-// -----------------------------------------------------------------------------
-
-// CriticalSection
-//
-// RAII: masks interrupts for its lifetime on Cortex-M (saves PRIMASK, then
-// `cpsid i`; the destructor restores PRIMASK, so critical sections nest).
-// On hosted builds there are no interrupts to mask and it does nothing: code
-// that relies on it there must be single-threaded. Not copyable or movable.
-class CriticalSection {
- public:
-#if WEFT_EXECUTOR_CORTEX_M
-  CriticalSection() noexcept {
-    __asm__ volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask_) : : "memory");
-  }
-  ~CriticalSection() { __asm__ volatile("msr primask, %0" : : "r"(primask_) : "memory"); }
-#else
-  CriticalSection() noexcept {}
-  ~CriticalSection() {}
-#endif
-  CriticalSection(const CriticalSection&) = delete;
-  CriticalSection& operator=(const CriticalSection&) = delete;
-
- private:
-#if WEFT_EXECUTOR_CORTEX_M
-  std::uint32_t primask_;
-#endif
-};
-
-// AtomicPolicy
-//
-// The ready mask is a lock-free atomic word: `fetch_or` to wake,
-// `exchange(0)` to take. Needs atomic read-modify-write (not Cortex-M0).
-struct AtomicPolicy {
-  class ReadyWord {
-   public:
-    constexpr ReadyWord() noexcept = default;
-    ReadyWord(const ReadyWord&) = delete;
-    ReadyWord& operator=(const ReadyWord&) = delete;
-
-    // Any thread: release, so the waker's writes reach the poll it causes.
-    void set(std::uint32_t bits) noexcept {
-      word_.fetch_or(bits, executor_internal::sync::kRelease);
-    }
-    // Owner: all bits, cleared (acquire). A load first saves the RMW when empty.
-    std::uint32_t take() noexcept {
-      if (word_.load(executor_internal::sync::kRelaxed) == 0) return 0;
-      return word_.exchange(0, executor_internal::sync::kAcquire);
-    }
-    // A hint only (whether to take or to sleep); `take` synchronises.
-    std::uint32_t peek() const noexcept { return word_.load(executor_internal::sync::kRelaxed); }
-
-   private:
-    executor_internal::sync::Atomic<std::uint32_t> word_{0};
-  };
-};
-
-// CriticalSectionPolicy
-//
-// The ready mask is changed inside a `CriticalSection` with plain loads and
-// stores (atomic ones, so the compiler neither caches nor tears them; they
-// need no RMW instructions). For single-core chips without atomic RMW. On
-// hosted builds: single-threaded use only (see `CriticalSection`).
-struct CriticalSectionPolicy {
-  class ReadyWord {
-   public:
-    constexpr ReadyWord() noexcept = default;
-    ReadyWord(const ReadyWord&) = delete;
-    ReadyWord& operator=(const ReadyWord&) = delete;
-
-    void set(std::uint32_t bits) noexcept {
-      CriticalSection cs;
-      word_.store(word_.load(executor_internal::sync::kRelaxed) | bits,
-                  executor_internal::sync::kRelaxed);
-    }
-    std::uint32_t take() noexcept {
-      CriticalSection cs;
-      const std::uint32_t bits = word_.load(executor_internal::sync::kRelaxed);
-      word_.store(0, executor_internal::sync::kRelaxed);
-      return bits;
-    }
-    std::uint32_t peek() const noexcept { return word_.load(executor_internal::sync::kRelaxed); }
-
-   private:
-    executor_internal::sync::Atomic<std::uint32_t> word_{0};
-  };
-};
-
-// DefaultLockPolicy: AtomicPolicy where `int` atomics are always lock-free,
-// else CriticalSectionPolicy.
-#if ATOMIC_INT_LOCK_FREE == 2
-using DefaultLockPolicy = AtomicPolicy;
-#else
-using DefaultLockPolicy = CriticalSectionPolicy;
-#endif
+// CriticalSection, AtomicPolicy, CriticalSectionPolicy and DefaultLockPolicy
+// live in tools/base/sync.h (shared with the static channels).
 
 // -----------------------------------------------------------------------------
 // Idle policies (what `run` does while no task is ready)
@@ -320,7 +219,7 @@ inline constexpr bool kNoHostedIdle = sizeof(T) == 0;
 struct WaitForInterrupt {
   template <class HasWork>
   void wait(HasWork&& has_work) noexcept {
-#if WEFT_EXECUTOR_CORTEX_M
+#if WEFT_CORTEX_M
     CriticalSection cs;
     if (!has_work()) __asm__ volatile("dsb\n\twfi" : : : "memory");
 #else
@@ -343,7 +242,7 @@ struct WaitForInterrupt {
 struct WaitForEvent {
   template <class HasWork>
   void wait(HasWork&& has_work) noexcept {
-#if WEFT_EXECUTOR_CORTEX_M
+#if WEFT_CORTEX_M
     if (!has_work()) __asm__ volatile("wfe" : : : "memory");
 #else
     static_assert(executor_internal::kNoHostedIdle<HasWork>,
@@ -353,7 +252,7 @@ struct WaitForEvent {
 #endif
   }
   void notify() noexcept {
-#if WEFT_EXECUTOR_CORTEX_M
+#if WEFT_CORTEX_M
     __asm__ volatile("dsb\n\tsev" : : : "memory");
 #endif
   }
