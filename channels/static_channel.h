@@ -280,7 +280,7 @@ class StaticChannel {
 
     Poll<Output> poll(Context& cx) noexcept {
       WEFT_ASSERT(value_.has_value(), "StaticChannel::send future polled after it completed");
-      Waker fresh;  // a clone of cx.waker(), made outside the lock
+      std::optional<Waker> fresh;  // a clone of cx.waker(), made outside the lock
       for (;;) {
         Waker wake;
         Waker old;
@@ -330,7 +330,7 @@ class StaticChannel {
             waiting_ = true;
             return Pending{};
           default:  // kClone
-            fresh = cx.waker();
+            fresh.emplace(cx.waker());
             continue;
         }
       }
@@ -380,7 +380,7 @@ class StaticChannel {
 
     Poll<Output> poll(Context& cx) noexcept {
       WEFT_ASSERT(!done_, "StaticChannel::recv future polled after it completed");
-      Waker fresh;
+      std::optional<Waker> fresh;  // a clone of cx.waker(), made outside the lock
       for (;;) {
         std::optional<T> got;
         Waker wake;
@@ -435,7 +435,7 @@ class StaticChannel {
             waiting_ = true;
             return Pending{};
           default:  // kClone
-            fresh = cx.waker();
+            fresh.emplace(cx.waker());
             continue;
         }
       }

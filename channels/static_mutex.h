@@ -182,7 +182,7 @@ class StaticMutex {
 
     Poll<Guard> poll(Context& cx) noexcept {
       WEFT_ASSERT(!done_, "StaticMutex::lock future polled after it completed");
-      Waker fresh;  // a clone of cx.waker(), made outside the lock
+      std::optional<Waker> fresh;  // a clone of cx.waker(), made outside the lock
       for (;;) {
         Waker old;
         Outcome what;
@@ -217,7 +217,7 @@ class StaticMutex {
             waiting_ = true;
             return Pending{};
           default:  // kClone
-            fresh = cx.waker();
+            fresh.emplace(cx.waker());
             continue;
         }
       }

@@ -172,7 +172,7 @@ class StaticSignal {
 
     Poll<T> poll(Context& cx) noexcept {
       WEFT_ASSERT(!done_, "StaticSignal::wait future polled after it completed");
-      Waker fresh;  // a clone of cx.waker(), made outside the lock
+      std::optional<Waker> fresh;  // a clone of cx.waker(), made outside the lock
       for (;;) {
         std::optional<T> got;
         Waker old;
@@ -215,7 +215,7 @@ class StaticSignal {
             waiting_ = true;
             return Pending{};
           default:  // kClone
-            fresh = cx.waker();
+            fresh.emplace(cx.waker());
             continue;
         }
       }

@@ -32,6 +32,7 @@
 #ifndef WEFT_CHANNELS_INTERNAL_STATIC_WAITER_H_
 #define WEFT_CHANNELS_INTERNAL_STATIC_WAITER_H_
 
+#include <optional>
 #include <utility>
 
 #include "channels/internal/waiter_list.h"
@@ -69,13 +70,16 @@ inline void wake_unless_noop(Waker& w) noexcept {
 // Under the lock: makes `node`'s waker wake the task of `current` without
 // calling into any waker. True when done (the replaced waker, if any, is
 // moved to `old`, to drop after unlocking); false when a clone is needed:
-// unlock, `fresh = current;`, and retry.
-inline bool install_waker(StaticWaiter& node, const Waker& current, Waker& fresh,
+// unlock, `fresh.emplace(current)`, and retry. (`fresh` is a clone of the
+// same poll's waker; a clone need not compare `will_wake`-equal to the
+// waker it was cloned from, so it is trusted rather than compared.)
+inline bool install_waker(StaticWaiter& node, const Waker& current, std::optional<Waker>& fresh,
                           Waker& old) noexcept {
   if (node.waker.will_wake(current)) return true;
-  if (!fresh.will_wake(current)) return false;
+  if (!fresh.has_value()) return false;
   old = std::move(node.waker);
-  node.waker = std::move(fresh);
+  node.waker = std::move(*fresh);
+  fresh.reset();
   return true;
 }
 
