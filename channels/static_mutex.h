@@ -42,7 +42,7 @@
 //   Job writer(int id) {
 //     auto g = co_await log.lock();
 //     g->append(id);
-//     co_await yield_now();  // other tasks run; `log` stays locked
+//     co_await weft::yield_now();  // others run; `log` stays locked
 //     g->append(id);
 //     co_return 0;
 //   }

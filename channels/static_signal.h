@@ -95,7 +95,7 @@ class StaticSignal {
     Waker wake;
     {
       Guard g(lock_);
-      old.swap(value_);
+      move_out(value_, old);
       value_.emplace(std::move(v));
       if (!notify_outstanding_ && !waiters_.empty()) {
         notify_outstanding_ = true;
@@ -111,7 +111,7 @@ class StaticSignal {
   std::optional<T> try_take() noexcept {
     std::optional<T> got;
     Guard g(lock_);
-    got.swap(value_);
+    move_out(value_, got);
     return got;
   }
 
@@ -129,7 +129,7 @@ class StaticSignal {
   void reset() noexcept {
     std::optional<T> old;  // destroyed after unlocking
     Guard g(lock_);
-    old.swap(value_);
+    move_out(value_, old);
   }
 
   // StaticSignal::wait()
@@ -182,7 +182,7 @@ class StaticSignal {
           if (sig_->value_.has_value() && !node_.notified && !channels_internal::take_budget(cx)) {
             what = Outcome::kYield;
           } else if (sig_->value_.has_value()) {
-            got.swap(sig_->value_);
+            move_out(sig_->value_, got);
             if (node_.notified) {
               node_.notified = false;
               sig_->notify_outstanding_ = false;
@@ -233,6 +233,15 @@ class StaticSignal {
 
  private:
   enum class Outcome : unsigned char { kDone, kYield, kPending, kClone };
+
+  // Moves the value of `from` (if any) into the empty `to`; `from` is left
+  // empty. (optional::swap would need a move-assignable T.)
+  static void move_out(std::optional<T>& from, std::optional<T>& to) noexcept {
+    if (from.has_value()) {
+      to.emplace(std::move(*from));
+      from.reset();
+    }
+  }
 
   mutable Lock lock_;
   std::optional<T> value_;                 // under lock_
