@@ -32,7 +32,7 @@
 // future. A granted future that is dropped hands its grant to the next one.
 //
 // Costs:
-//   - no allocation, ever. sizeof: N * sizeof(T) + 6 words + the lock
+//   - no allocation, ever. sizeof: N * sizeof(T) + 11 words + the lock
 //     (e.g. 64 bytes for <int, 4> on Cortex-M with CriticalSectionPolicy).
 //   - every operation takes `Policy::RawLock` once (twice when a waker must
 //     be cloned), for a few instructions; a value's move constructor and
