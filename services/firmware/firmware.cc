@@ -3,20 +3,24 @@
 // Real weft code on bare metal: a StaticExecutor runs four Tasks whose frames
 // live in a static arena:
 //   - a producer that draws numbers from an iter::Generator and sends them
-//     through a 4-slot static channel (built here from weft futures: the
-//     channels component has no static channel yet),
-//   - a consumer that sums them,
+//     through a 4-slot `weft::StaticChannel` (critical-section lock policy),
+//   - a consumer that sums them (sleeping now and then, so the channel
+//     fills up and the producer waits for room),
 //   - a timer task that uses join() and select() over sleeps,
-//   - a watchdog that fails the run if SysTick stops.
-// Time comes from SysTick: its interrupt handler advances the clock and wakes
+//   - a heartbeat task that waits on a `weft::StaticSignal` which the
+//     SysTick interrupt handler signals every other tick (latest wins).
+// Time comes from SysTick: its interrupt handler advances the clock, wakes
 // the sleeping tasks through their Wakers (setting ready bits in the
-// executor). Results are printed through semihosting; the exit status is 0
-// only if every check passed.
+// executor) and signals the heartbeat. Results are printed through
+// semihosting; the exit status is 0 only if every check passed.
 //
 // Run: ./bazelw test --config=cortex_m //services/firmware:firmware_test
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 
+#include "channels/static_channel.h"
+#include "channels/static_signal.h"
 #include "executor/static_executor.h"
 #include "future/future.h"
 #include "future/join.h"
@@ -92,6 +96,9 @@ class Sleep {
 
 Sleep sleep(std::uint32_t ticks) { return Sleep(ticks); }
 
+// SysTick -> heartbeat task: the tick count, every other tick (latest wins).
+constinit weft::StaticSignal<std::uint32_t, weft::CriticalSectionPolicy> g_heartbeat;
+
 }  // namespace
 
 // The interrupt: advance the clock, wake every expired timer's task.
@@ -103,6 +110,7 @@ extern "C" void SysTick_Handler() {
       ++g_timer_wakes;
     }
   }
+  if (g_now % 2 == 0) g_heartbeat.signal(g_now);
 }
 
 namespace {
@@ -117,51 +125,6 @@ void start_systick() {
   *csr = 0x7;  // enable, interrupt, processor clock
 }
 
-// ---- a 4-slot channel built from futures (single core) ----
-
-template <class T, int N>
-class StaticQueue {
- public:
-  // A future: Ready once `v` is in the queue.
-  auto send(T v) {
-    return weft::poll_fn([this, v](weft::Context& cx) -> weft::Poll<weft::Unit> {
-      weft::CriticalSection cs;
-      if (len_ == N) {
-        weft::register_waker(send_waiter_, cx.waker());
-        return weft::Pending{};
-      }
-      buf_[(head_ + len_) % N] = v;
-      ++len_;
-      recv_waiter_.wake_by_ref();
-      return weft::Unit{};
-    });
-  }
-  // A future: Ready with the oldest value.
-  auto recv() {
-    return weft::poll_fn([this](weft::Context& cx) -> weft::Poll<T> {
-      weft::CriticalSection cs;
-      if (len_ == 0) {
-        weft::register_waker(recv_waiter_, cx.waker());
-        return weft::Pending{};
-      }
-      T v = buf_[head_];
-      head_ = (head_ + 1) % N;
-      --len_;
-      send_waiter_.wake_by_ref();
-      return v;
-    });
-  }
-  int max_len_seen() const { return max_; }
-
- private:
-  T buf_[N] = {};
-  int head_ = 0;
-  int len_ = 0;
-  int max_ = 0;
-  weft::Waker send_waiter_;
-  weft::Waker recv_waiter_;
-};
-
 // ---- tasks ----
 
 struct ArenaTag;
@@ -169,8 +132,10 @@ using Job = weft::Task<int, weft::TaskArena<4096, ArenaTag>>;
 struct GenTag;
 using Gen = weft::iter::Generator<int, weft::iter::FrameArena<512, GenTag>>;
 
-constinit StaticQueue<int, 4> g_queue;
+// Thread mode and interrupt handlers of one core: a critical section guards it.
+constinit weft::StaticChannel<int, 4, weft::CriticalSectionPolicy> g_queue;
 constexpr int kCount = 20;
+std::size_t g_peak_len = 0;  // the most values the channel held
 
 Gen odd_squares() {
   for (int i = 1;; i += 2) co_yield i * i;
@@ -179,17 +144,19 @@ Gen odd_squares() {
 Job producer() {
   auto g = odd_squares();
   for (int x : std::move(g).take(kCount)) {
-    co_await g_queue.send(x);
+    if (!co_await g_queue.send(x)) co_return 1;  // closed: never here
+    if (g_queue.len() > g_peak_len) g_peak_len = g_queue.len();
   }
-  co_await g_queue.send(-1);  // end marker
+  g_queue.close();  // the consumer drains, then sees kClosed
   co_return 0;
 }
 
 Job consumer() {
   int sum = 0;
   for (;;) {
-    int v = co_await g_queue.recv();
-    if (v < 0) break;
+    auto r = co_await g_queue.recv();
+    if (!r) break;  // closed and drained
+    const int v = *r;
     sum += v;
     if (v % 9 == 0) co_await sleep(1);  // slow down now and then: the queue fills
   }
@@ -221,7 +188,22 @@ Job timers() {
   co_return ok ? 0 : 1;
 }
 
-constinit weft::TaskStorage<Job> g_producer, g_consumer, g_timer_task;
+// Five heartbeats from the SysTick handler, each a later tick than the last.
+Job heartbeat() {
+  std::uint32_t last = 0;
+  int bad = 0;
+  for (int i = 0; i < 5; ++i) {
+    const std::uint32_t tick = co_await g_heartbeat.wait();
+    bad += (tick > last && tick % 2 == 0) ? 0 : 1;
+    last = tick;
+  }
+  sh::write0("heartbeat: 5 signals from SysTick, last at tick ");
+  sh::write_int(static_cast<std::int32_t>(last));
+  sh::write0("\n");
+  co_return bad;
+}
+
+constinit weft::TaskStorage<Job> g_producer, g_consumer, g_timer_task, g_heartbeat_task;
 constinit weft::StaticExecutor<4> g_executor;
 
 int expected_sum() {
@@ -233,16 +215,21 @@ int expected_sum() {
 }  // namespace
 
 int main() {
-  sh::write0("weft firmware: StaticExecutor, Task, Generator, join/select, SysTick\n");
+  sh::write0(
+      "weft firmware: StaticExecutor, Task, Generator, StaticChannel, StaticSignal, join/select, "
+      "SysTick\n");
   start_systick();
   auto p = g_executor.spawn(g_producer, [] { return producer(); });
   auto c = g_executor.spawn(g_consumer, [] { return consumer(); });
   auto t = g_executor.spawn(g_timer_task, [] { return timers(); });
-  if (!p || !c || !t) {
+  auto h = g_executor.spawn(g_heartbeat_task, [] { return heartbeat(); });
+  if (!p || !c || !t || !h) {
     sh::write0("FAIL: spawn\n");
     return 1;
   }
-  g_executor.run_until([&] { return c->is_finished() && t->is_finished() && p->is_finished(); });
+  g_executor.run_until([&] {
+    return c->is_finished() && t->is_finished() && p->is_finished() && h->is_finished();
+  });
 
   int failures = 0;
   const int sum = *c->take_output();
@@ -251,6 +238,11 @@ int main() {
   sh::write0(sum == expected_sum() ? " (ok)\n" : " (WRONG)\n");
   failures += sum == expected_sum() ? 0 : 1;
   failures += *p->take_output();
+  sh::write0("channel: peak fill ");
+  sh::write_int(static_cast<std::int32_t>(g_peak_len));
+  sh::write0(" of 4\n");
+  failures += g_peak_len == 4 ? 0 : 1;  // the consumer's sleeps let it fill up
+  failures += *h->take_output();
   const int timer_result = *t->take_output();
   failures += timer_result;
   sh::write0("SysTick wakes delivered: ");
