@@ -86,6 +86,8 @@ class [[nodiscard]] Result {
   const T& value() const& noexcept { return check_ok(), value_; }
   T&& value() && noexcept { return check_ok(), std::move(value_); }
   T& operator*() & noexcept { return value(); }
+  const T& operator*() const& noexcept { return value(); }
+  T&& operator*() && noexcept { return std::move(*this).value(); }
   T* operator->() noexcept { return &value(); }
 
   E& error() & noexcept { return check_err(), error_; }

@@ -77,20 +77,21 @@ class Waker {
   Waker& operator=(const Waker& o) {
     if (this != &o && !will_wake(o)) {
       RawWaker fresh = o.raw_.vtable->clone(o.raw_.data);
-      raw_.vtable->drop(raw_.data);
+      drop_raw();
       raw_ = fresh;
     }
     return *this;
   }
   Waker& operator=(Waker&& o) noexcept {
     if (this != &o) {
-      raw_.vtable->drop(raw_.data);
+      drop_raw();
       raw_ = o.raw_;
       o.raw_ = noop_raw();
     }
     return *this;
   }
-  constexpr ~Waker() { raw_.vtable->drop(raw_.data); }
+  // A moved-from (noop) waker is dropped with a compare, not an indirect call.
+  constexpr ~Waker() { drop_raw(); }
 
   // Wakes the task and releases this reference (the Waker becomes noop).
   void wake() && {
@@ -120,6 +121,9 @@ class Waker {
  private:
   constexpr explicit Waker(RawWaker raw) noexcept : raw_(raw) {}
   static constexpr RawWaker noop_raw() noexcept { return RawWaker{nullptr, &future_internal::kNoopVTable}; }
+  constexpr void drop_raw() noexcept {
+    if (raw_.vtable != &future_internal::kNoopVTable) raw_.vtable->drop(raw_.data);
+  }
 
   RawWaker raw_;
 };
