@@ -33,13 +33,14 @@
 // `recv()` future.
 //
 // Costs: one allocation at `broadcast()` for the shared state and the ring
-// together (about 80 + capacity * (64 + sizeof(T)) bytes), reference-counted
-// by hand (senders + receivers); none afterwards (no allocation per send,
+// together (on x86-64: 120 + capacity * (64 + sizeof(T), rounded) bytes;
+// 72 per slot for an 8-byte T), reference-counted by hand (an intrusive
+// count of senders + receivers); none afterwards (no allocation per send,
 // receive or wait). A send takes the tail mutex and one slot mutex, and wakes
 // every waiting receiver after releasing them (in batches of 32); a receive
 // that finds its value takes one slot mutex and copies `T`; one that waits
 // takes the tail mutex as well. `T` must be copyable (each receiver gets its
-// own copy) and nothrow-movable.
+// own copy) and nothrow-movable. sizeof(BroadcastRecv<T>) is 64 bytes.
 // Memory ordering: the ring, positions, counts and waiter list are guarded by
 // the mutexes (lock order: tail, then a slot). Atomics: the handle counts
 // (relaxed increments, acq_rel decrements; the last one frees the state) and

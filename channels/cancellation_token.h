@@ -12,7 +12,7 @@
 //   auto child = token.child_token();    // cancelled when `token` is; cancelling
 //                                        // `child` leaves `token` alone
 //   auto guard = token.drop_guard();     // cancels `token` when destroyed,
-//   std::move(guard).disarm();           //   unless disarmed (returns the token)
+//   guard.disarm();                      //   unless disarmed (returns the token)
 //
 // Copies share one node; the node lives while a copy (or a `cancelled()`
 // future, which holds one) does. A child created from an already-cancelled
@@ -22,11 +22,12 @@
 // the previous one keeps only the live ones).
 //
 // Costs: one allocation per root or `child_token()` (the node: a mutex, tree
-// links, two counters, a `Notify`; about 150 bytes); copying is one relaxed
-// atomic increment. `is_cancelled()` is one acquire load. `cancel()` takes
+// links, two counters, a `Notify`; 192 bytes on x86-64); copying is one
+// relaxed atomic increment. `is_cancelled()` is one acquire load. `cancel()` takes
 // the locks of the cancelled subtree (at most three at a time) and wakes its
 // waiters after releasing them. `cancelled()` allocates nothing: its waiter
-// node lives inside the future (a `Notified`, channels/notify.h).
+// node lives inside the future (a `Notified`, channels/notify.h); the future
+// is 88 bytes (a token copy and the `Notified`).
 //
 // Tree and locks (internal invariants):
 //   - each node has a mutex guarding its `parent` pointer, its `children`
@@ -346,8 +347,9 @@ class [[nodiscard("a DropGuard cancels its token when it is destroyed")]] DropGu
 
   // DropGuard::disarm()
   //
-  // Keeps the token from being cancelled and hands it back.
-  CancellationToken disarm() && noexcept {
+  // Keeps the token from being cancelled and hands it back (the guard is
+  // then inert).
+  CancellationToken disarm() noexcept {
     armed_ = false;
     return std::move(token_);
   }

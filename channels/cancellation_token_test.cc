@@ -210,7 +210,7 @@ TEST(CancellationTokenTest, DropGuardCancelsUnlessDisarmed) {
   {
     auto guard = b.drop_guard();
     DropGuard moved = std::move(guard);
-    back = std::move(moved).disarm();
+    back = moved.disarm();
   }
   EXPECT_FALSE(b.is_cancelled());
   EXPECT_TRUE(back == b);

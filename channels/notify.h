@@ -31,8 +31,9 @@
 // finds a stored permit, or a `notify_one()` that finds no waiter, is one CAS
 // on the state word (no lock). Registering, waking a waiter and
 // `notify_waiters()` take the mutex; wakers are woken after it is released
-// (`notify_waiters` in batches of 32). sizeof(Notified) is about 80 bytes:
-// the waiter node lives inside it.
+// (`notify_waiters` in batches of 32). sizeof(Notify) is 72 bytes and
+// sizeof(Notified) 80 (x86-64): the waiter node lives inside it. `Notify`
+// has a constexpr constructor (it may be a constant-initialised static).
 //
 // State (`state_`, one 64-bit atomic): bits 0-1 are EMPTY / WAITING /
 // NOTIFIED (a stored permit); bits 2-63 count `notify_waiters()` calls.
