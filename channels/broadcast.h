@@ -133,7 +133,7 @@ class BroadcastShared {
   // `capacity` is a power of two. Handle counts start at zero.
   static BroadcastShared* create(std::size_t capacity) {
     const std::size_t offset = slots_offset();
-    void* mem = ::operator new(offset + capacity * sizeof(Slot), std::align_val_t{kAlign});
+    void* mem = ::operator new (offset + capacity * sizeof(Slot), std::align_val_t{kAlign});
     Slot* slots = reinterpret_cast<Slot*>(static_cast<char*>(mem) + offset);
     for (std::size_t i = 0; i < capacity; ++i) ::new (static_cast<void*>(slots + i)) Slot();
     return ::new (mem) BroadcastShared(capacity, slots);
@@ -146,7 +146,7 @@ class BroadcastShared {
     Slot* slots = slots_;
     this->~BroadcastShared();
     for (std::size_t i = 0; i < capacity; ++i) slots[i].~Slot();
-    ::operator delete(static_cast<void*>(this), std::align_val_t{kAlign});
+    ::operator delete (static_cast<void*>(this), std::align_val_t{kAlign});
   }
 
   std::size_t capacity() const noexcept { return mask_ + 1; }
@@ -176,19 +176,21 @@ class BroadcastShared {
   sync::Atomic<std::size_t> senders{0};
 
   sync::Mutex tail_mu;
-  std::uint64_t tail = 0;       // tail mutex: the position of the next send
-  std::size_t receivers = 0;    // tail mutex
-  bool closed = false;          // tail mutex: every sender is gone
+  std::uint64_t tail = 0;                  // tail mutex: the position of the next send
+  std::size_t receivers = 0;               // tail mutex
+  bool closed = false;                     // tail mutex: every sender is gone
   IntrusiveList<BroadcastWaiter> waiters;  // tail mutex
 
  private:
-  static constexpr std::size_t kAlign = alignof(Slot) > alignof(std::max_align_t) ? alignof(Slot)
-                                                                                  : alignof(std::max_align_t);
+  static constexpr std::size_t kAlign = alignof(Slot) > alignof(std::max_align_t)
+                                            ? alignof(Slot)
+                                            : alignof(std::max_align_t);
   static std::size_t slots_offset() noexcept {
     return (sizeof(BroadcastShared) + alignof(Slot) - 1) / alignof(Slot) * alignof(Slot);
   }
 
-  BroadcastShared(std::size_t capacity, Slot* slots) noexcept : mask_(capacity - 1), slots_(slots) {}
+  BroadcastShared(std::size_t capacity, Slot* slots) noexcept
+      : mask_(capacity - 1), slots_(slots) {}
 
   sync::Atomic<std::size_t> refs_{0};
   const std::size_t mask_;
@@ -309,7 +311,8 @@ class BroadcastReceiver {
   using Shared = channels_internal::BroadcastShared<T>;
 
  public:
-  BroadcastReceiver(BroadcastReceiver&& o) noexcept : s_(std::exchange(o.s_, nullptr)), next_(o.next_) {}
+  BroadcastReceiver(BroadcastReceiver&& o) noexcept
+      : s_(std::exchange(o.s_, nullptr)), next_(o.next_) {}
   BroadcastReceiver& operator=(BroadcastReceiver&& o) noexcept {
     BroadcastReceiver moved(std::move(o));
     std::swap(s_, moved.s_);
@@ -391,7 +394,8 @@ class BroadcastReceiver {
         channels_internal::BroadcastSlot<T>& slot = s.slot(next_);
         sync::Lock slot_lock(slot.mu);
         if (slot.pos == next_) {
-          WEFT_ASSERT(slot.value.has_value() && slot.rem > 0, "broadcast: a value was released before this receiver read it");
+          WEFT_ASSERT(slot.value.has_value() && slot.rem > 0,
+                      "broadcast: a value was released before this receiver read it");
           if (slot.rem == 1) {  // the last reader: move it out
             T v(std::move(*slot.value));
             slot.value.reset();
@@ -409,7 +413,8 @@ class BroadcastReceiver {
       sync::Lock tail_lock(s.tail_mu);
       if (overwritten) {
         const std::uint64_t oldest = s.tail - s.capacity();
-        WEFT_ASSERT(oldest > next_, "broadcast: a slot was overwritten but the receiver is not behind");
+        WEFT_ASSERT(oldest > next_,
+                    "broadcast: a slot was overwritten but the receiver is not behind");
         const std::uint64_t skipped = oldest - next_;
         next_ = oldest;
         return Err{TryRecvError::lagged(skipped)};
@@ -485,13 +490,14 @@ class [[nodiscard("futures do nothing unless polled")]] BroadcastRecv {
   using Output = Result<T, RecvError>;
   static constexpr bool kCancelSafe = true;
 
-  BroadcastRecv(BroadcastRecv&& o) noexcept : rx_(o.rx_) {
-    WEFT_HARDENING_ASSERT(!o.waiter_.queued.load(sync::kRelaxed), "BroadcastRecv must not move after its first poll");
+  BroadcastRecv(BroadcastRecv && o) noexcept : rx_(o.rx_) {
+    WEFT_HARDENING_ASSERT(!o.waiter_.queued.load(sync::kRelaxed),
+                          "BroadcastRecv must not move after its first poll");
   }
   BroadcastRecv& operator=(BroadcastRecv&&) = delete;
   ~BroadcastRecv() { rx_->unqueue(&waiter_); }
 
-  Poll<Output> poll(Context& cx) {
+  Poll<Output> poll(Context & cx) {
     if (!cx.poll_proceed()) return Pending{};
     Result<T, TryRecvError> r = rx_->step(&waiter_, &cx.waker());
     if (r.is_ok()) {
@@ -507,7 +513,7 @@ class [[nodiscard("futures do nothing unless polled")]] BroadcastRecv {
 
  private:
   friend class BroadcastReceiver<T>;
-  explicit BroadcastRecv(BroadcastReceiver<T>* rx) noexcept : rx_(rx) {}
+  explicit BroadcastRecv(BroadcastReceiver<T> * rx) noexcept : rx_(rx) {}
 
   BroadcastReceiver<T>* rx_;
   channels_internal::BroadcastWaiter waiter_;
@@ -515,8 +521,10 @@ class [[nodiscard("futures do nothing unless polled")]] BroadcastRecv {
 
 template <class T>
 std::pair<BroadcastSender<T>, BroadcastReceiver<T>> broadcast(std::size_t capacity) {
-  static_assert(std::is_copy_constructible_v<T>, "broadcast<T>: every receiver gets a copy, T must be copyable");
-  static_assert(std::is_nothrow_move_constructible_v<T>, "broadcast<T>: T must be nothrow move constructible");
+  static_assert(std::is_copy_constructible_v<T>,
+                "broadcast<T>: every receiver gets a copy, T must be copyable");
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "broadcast<T>: T must be nothrow move constructible");
   WEFT_HARDENING_ASSERT(capacity > 0, "broadcast: the capacity must be at least 1");
   WEFT_HARDENING_ASSERT(capacity <= (std::size_t{1} << 40), "broadcast: the capacity is too large");
   using Shared = channels_internal::BroadcastShared<T>;

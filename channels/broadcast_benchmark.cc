@@ -41,12 +41,14 @@ double process_cpu_ns() {
 // Reports `<name>` (wall ns per item) and `cpu_<name>`.
 class PerItem {
  public:
-  PerItem(benchmark::State& state, const char* name) : state_(state), name_(name), cpu0_(process_cpu_ns()) {}
+  PerItem(benchmark::State& state, const char* name)
+      : state_(state), name_(name), cpu0_(process_cpu_ns()) {}
   void finish(std::int64_t items_per_iter) {
     const double cpu = process_cpu_ns() - cpu0_;
     const double items = static_cast<double>(state_.iterations() * items_per_iter);
     state_.SetItemsProcessed(state_.iterations() * items_per_iter);
-    state_.counters[name_] = benchmark::Counter(items, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state_.counters[name_] =
+        benchmark::Counter(items, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
     state_.counters[std::string("cpu_") + name_] = items > 0 ? cpu / items : 0.0;
   }
 
@@ -130,7 +132,8 @@ void BM_BroadcastFanOut16Local(benchmark::State& state) {
     Acks acks;
     std::vector<JoinHandle<long>> hs;
     hs.push_back(ex.spawn_local(fan_out_receiver(std::move(rx), &acks, 0)));
-    for (int r = 1; r < kFanOut; ++r) hs.push_back(ex.spawn_local(fan_out_receiver(tx.subscribe(), &acks, r)));
+    for (int r = 1; r < kFanOut; ++r)
+      hs.push_back(ex.spawn_local(fan_out_receiver(tx.subscribe(), &acks, r)));
     auto s = ex.spawn_local(fan_out_sender(std::move(tx), &acks));
     (void)ex.block_on(std::move(s));
     lagged += ex.block_on(join_receivers(&hs));
@@ -149,7 +152,8 @@ void BM_BroadcastFanOut16Pool2(benchmark::State& state) {
     Acks acks;
     std::vector<JoinHandle<long>> hs;
     hs.push_back(pool.spawn(fan_out_receiver(std::move(rx), &acks, 0)));
-    for (int r = 1; r < kFanOut; ++r) hs.push_back(pool.spawn(fan_out_receiver(tx.subscribe(), &acks, r)));
+    for (int r = 1; r < kFanOut; ++r)
+      hs.push_back(pool.spawn(fan_out_receiver(tx.subscribe(), &acks, r)));
     auto s = pool.spawn(fan_out_sender(std::move(tx), &acks));
     (void)pool.block_on(std::move(s));
     lagged += pool.block_on(join_receivers(&hs));

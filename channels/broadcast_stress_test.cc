@@ -27,8 +27,12 @@ struct Msg {
   int sender;
   long seq;
   Msg(int s, long q) : sender(s), seq(q) { g_live.fetch_add(1, std::memory_order_relaxed); }
-  Msg(const Msg& o) : sender(o.sender), seq(o.seq) { g_live.fetch_add(1, std::memory_order_relaxed); }
-  Msg(Msg&& o) noexcept : sender(o.sender), seq(o.seq) { g_live.fetch_add(1, std::memory_order_relaxed); }
+  Msg(const Msg& o) : sender(o.sender), seq(o.seq) {
+    g_live.fetch_add(1, std::memory_order_relaxed);
+  }
+  Msg(Msg&& o) noexcept : sender(o.sender), seq(o.seq) {
+    g_live.fetch_add(1, std::memory_order_relaxed);
+  }
   Msg& operator=(const Msg&) = default;
   ~Msg() { g_live.fetch_sub(1, std::memory_order_relaxed); }
 };
@@ -62,7 +66,8 @@ void run_fan_out(std::size_t capacity, long kPerSender, long yield_every) {
           std::optional<Result<Msg, RecvError>> out = block_on_until(f, parkers[r], deadline);
           if (!out) {
             failed.store(true);
-            ADD_FAILURE() << "receiver " << r << " stalled (lost wake-up?) after " << received[r] << " values";
+            ADD_FAILURE() << "receiver " << r << " stalled (lost wake-up?) after " << received[r]
+                          << " values";
             return;
           }
           if (out->is_err()) {
@@ -73,7 +78,8 @@ void run_fan_out(std::size_t capacity, long kPerSender, long yield_every) {
           }
           const Msg& m = out->value();
           ASSERT_TRUE(m.sender >= 0 && m.sender < kSenders);
-          EXPECT_GT(m.seq, last[m.sender]) << "receiver " << r << " saw sender " << m.sender << " out of order";
+          EXPECT_GT(m.seq, last[m.sender])
+              << "receiver " << r << " saw sender " << m.sender << " out of order";
           last[m.sender] = m.seq;
           received[r] += 1;
         }
@@ -96,8 +102,9 @@ void run_fan_out(std::size_t capacity, long kPerSender, long yield_every) {
     for (long e : lag_events) all_lag_events += e;
     int wakes = 0;
     for (auto& p : parkers) wakes += p.wakes();
-    std::printf("capacity %zu, yield every %ld: received %ld/%ld/%ld, lag events %ld, receiver wakes %d\n",
-                capacity, yield_every, received[0], received[1], received[2], all_lag_events, wakes);
+    std::printf(
+        "capacity %zu, yield every %ld: received %ld/%ld/%ld, lag events %ld, receiver wakes %d\n",
+        capacity, yield_every, received[0], received[1], received[2], all_lag_events, wakes);
   }
   EXPECT_EQ(g_live.load(), 0) << "a value leaked";
 }
@@ -159,13 +166,14 @@ TEST(BroadcastStressTest, ReceiversComeAndGoWithoutLeaks) {
     }
     { auto gone = std::move(rx0); }
     for (int s = 0; s < kSenders; ++s) {
-      threads.emplace_back([&, s, tx = (s == 0 ? BroadcastSender<Msg>(tx) : std::move(tx))]() mutable {
-        for (long i = 0; i < kPerSender; ++i) {
-          (void)tx.send(Msg(s, i));  // may find no receiver for a moment: Err
-          if (i % 32 == 0) std::this_thread::yield();
-        }
-        senders_done.fetch_add(1);
-      });
+      threads.emplace_back(
+          [&, s, tx = (s == 0 ? BroadcastSender<Msg>(tx) : std::move(tx))]() mutable {
+            for (long i = 0; i < kPerSender; ++i) {
+              (void)tx.send(Msg(s, i));  // may find no receiver for a moment: Err
+              if (i % 32 == 0) std::this_thread::yield();
+            }
+            senders_done.fetch_add(1);
+          });
     }
     for (auto& t : threads) t.join();
     EXPECT_EQ(senders_done.load(), kSenders);

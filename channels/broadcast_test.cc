@@ -41,13 +41,13 @@ struct Counted {
 TEST(BroadcastTest, HeaderExample) {
   auto [tx, rx] = weft::broadcast<int>(4);
   auto rx2 = tx.subscribe();
-  EXPECT_EQ(tx.send(10).value(), 2u);             // two receivers
+  EXPECT_EQ(tx.send(10).value(), 2u);  // two receivers
   weft::LocalExecutor ex;
   EXPECT_EQ(ex.block_on(rx.recv()).value(), 10);
   EXPECT_EQ(rx2.try_recv().value(), 10);
   for (int i = 0; i < 10; ++i) (void)tx.send(i);  // rx falls 10 behind
   EXPECT_EQ(rx.try_recv().error(), weft::TryRecvError::lagged(6));
-  EXPECT_EQ(rx.try_recv().value(), 6);            // then 6, 7, 8, 9
+  EXPECT_EQ(rx.try_recv().value(), 6);  // then 6, 7, 8, 9
 }
 
 TEST(BroadcastTest, EveryReceiverSeesEveryValueInOrder) {
@@ -249,9 +249,15 @@ TEST(BroadcastTest, ValuesAreDestroyedOnceEveryReceiverReadThem) {
     auto rx2 = tx.subscribe();
     (void)tx.send(Counted(1));
     EXPECT_EQ(Counted::live, 1);
-    { auto v = rx1.try_recv(); EXPECT_EQ(v.value().v, 1); }
+    {
+      auto v = rx1.try_recv();
+      EXPECT_EQ(v.value().v, 1);
+    }
     EXPECT_EQ(Counted::live, 1);  // rx2 still needs it
-    { auto v = rx2.try_recv(); EXPECT_EQ(v.value().v, 1); }
+    {
+      auto v = rx2.try_recv();
+      EXPECT_EQ(v.value().v, 1);
+    }
     EXPECT_EQ(Counted::live, 0);  // the last reader took it
   }
   EXPECT_EQ(Counted::live, 0);
@@ -264,7 +270,10 @@ TEST(BroadcastTest, ValuesAreDestroyedWhenOverwritten) {
     for (int i = 0; i < 10; ++i) (void)tx.send(Counted(i));
     EXPECT_EQ(Counted::live, 2);  // only the ring's two
     EXPECT_EQ(rx.try_recv().error(), TryRecvError::lagged(8));
-    { auto v = rx.try_recv(); EXPECT_EQ(v.value().v, 8); }
+    {
+      auto v = rx.try_recv();
+      EXPECT_EQ(v.value().v, 8);
+    }
     EXPECT_EQ(Counted::live, 1);
   }
   EXPECT_EQ(Counted::live, 0);

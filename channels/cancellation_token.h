@@ -50,7 +50,9 @@
 // Memory ordering: `cancelled` is stored with release (under the node's
 // lock) before the node's `notify_waiters()`, and read with acquire, so a
 // task that sees the token cancelled sees what the canceller wrote before
-// `cancel()`. `handles`/`refs` increments are relaxed; decrements acq_rel
+// `cancel()`; a token's flag is set after every flag of its subtree, so a
+// task that sees a token cancelled sees all its descendants cancelled too.
+// `handles`/`refs` increments are relaxed; decrements acq_rel
 // (the last one sees every other owner's writes before freeing).
 //
 // Contract: all operations are thread-safe. A moved-from token may only be
@@ -94,12 +96,12 @@ namespace channels_internal {
 // list of the thread that cancelled it.
 struct CancelNode : ListLink<CancelNode> {
   sync::Mutex mu;
-  CancelNode* parent = nullptr;      // mu; holds a reference on the parent
+  CancelNode* parent = nullptr;        // mu; holds a reference on the parent
   IntrusiveList<CancelNode> children;  // mu; uncounted (a child unlinks before it dies)
   sync::Atomic<bool> cancelled{false};
   sync::Atomic<std::size_t> handles{1};
   sync::Atomic<std::size_t> refs{1};  // the tree reference
-  Notify notify;                     // waiters of cancelled()
+  Notify notify;                      // waiters of cancelled()
 
   void retain() noexcept { refs.fetch_add(1, sync::kRelaxed); }
   void release() noexcept {
@@ -122,7 +124,7 @@ inline void cancel_tree(CancelNode* x) {
     while (CancelNode* c = x->children.pop_front()) {
       sync::Lock lc(c->mu);  // parent -> child
       c->parent = nullptr;
-      x->release_not_last();  // c's reference on x (the caller holds x)
+      x->release_not_last();                            // c's reference on x (the caller holds x)
       if (c->cancelled.load(sync::kRelaxed)) continue;  // cancelled on its own: detaching is enough
       while (CancelNode* g = c->children.pop_front()) {
         sync::Lock lg(g->mu);  // child -> grandchild
@@ -162,7 +164,7 @@ inline void detach_node(CancelNode* x) {
     x->mu.lock();
     p = x->parent;
     if (p == nullptr || p->mu.try_lock()) break;  // try_lock never waits: no inversion
-    p->retain();  // keeps p alive while neither is locked
+    p->retain();                                  // keeps p alive while neither is locked
     x->mu.unlock();
     p->mu.lock();
     x->mu.lock();
@@ -309,9 +311,9 @@ class [[nodiscard("futures do nothing unless polled")]] WaitForCancellation {
   explicit WaitForCancellation(CancellationToken token)
       : token_(std::move(token)), notified_(token_.checked()->notify.notified()) {}
   // Moving is allowed only before the first poll (asserted by Notified).
-  WaitForCancellation(WaitForCancellation&&) noexcept = default;
+  WaitForCancellation(WaitForCancellation &&) noexcept = default;
 
-  Poll<Unit> poll(Context& cx) {
+  Poll<Unit> poll(Context & cx) {
     // `notified_` was created (counting notify_waiters calls) before this
     // check, so a cancel() that the check misses still completes it.
     if (token_.is_cancelled()) {
@@ -328,7 +330,9 @@ class [[nodiscard("futures do nothing unless polled")]] WaitForCancellation {
   Notified notified_;
 };
 
-inline WaitForCancellation CancellationToken::cancelled() const { return WaitForCancellation(*this); }
+inline WaitForCancellation CancellationToken::cancelled() const {
+  return WaitForCancellation(*this);
+}
 
 // DropGuard
 //
@@ -337,7 +341,8 @@ inline WaitForCancellation CancellationToken::cancelled() const { return WaitFor
 class [[nodiscard("a DropGuard cancels its token when it is destroyed")]] DropGuard {
  public:
   explicit DropGuard(CancellationToken token) noexcept : token_(std::move(token)), armed_(true) {}
-  DropGuard(DropGuard&& o) noexcept : token_(std::move(o.token_)), armed_(std::exchange(o.armed_, false)) {}
+  DropGuard(DropGuard && o) noexcept
+      : token_(std::move(o.token_)), armed_(std::exchange(o.armed_, false)) {}
   DropGuard& operator=(DropGuard&&) = delete;
   DropGuard(const DropGuard&) = delete;
   DropGuard& operator=(const DropGuard&) = delete;

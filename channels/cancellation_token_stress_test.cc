@@ -75,7 +75,8 @@ TEST(CancellationTokenStressTest, TreeCancelledWhileOthersAwaitCreateAndDrop) {
         switch (rng() % 6) {
           case 0:
           case 1:
-            pool.push_back(pool.empty() || rng() % 2 ? root.child_token() : pool[rng() % pool.size()].child_token());
+            pool.push_back(pool.empty() || rng() % 2 ? root.child_token()
+                                                     : pool[rng() % pool.size()].child_token());
             break;
           case 2:
             if (!pool.empty()) pool.erase(pool.begin() + static_cast<long>(rng() % pool.size()));
@@ -101,7 +102,8 @@ TEST(CancellationTokenStressTest, TreeCancelledWhileOthersAwaitCreateAndDrop) {
       // The root is cancelled (or the op budget ran out: wait for it).
       while (!root.is_cancelled() && StressClock::now() < deadline) std::this_thread::yield();
       for (auto& t : pool) EXPECT_TRUE(t.is_cancelled());
-      for (auto& t : orphans) EXPECT_TRUE(t.is_cancelled()) << "a re-parented grandchild missed the cancel";
+      for (auto& t : orphans)
+        EXPECT_TRUE(t.is_cancelled()) << "a re-parented grandchild missed the cancel";
       EXPECT_TRUE(root.child_token().is_cancelled());
     });
 

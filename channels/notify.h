@@ -181,8 +181,9 @@ class [[nodiscard("futures do nothing unless polled")]] Notified {
   static constexpr bool kCancelSafe = true;
 
   // Moving is allowed only before the first poll / enable().
-  Notified(Notified&& o) noexcept : notify_(o.notify_), calls_(o.calls_), state_(o.state_) {
-    WEFT_HARDENING_ASSERT(o.state_ == State::kInit, "Notified must not move after its first poll or enable()");
+  Notified(Notified && o) noexcept : notify_(o.notify_), calls_(o.calls_), state_(o.state_) {
+    WEFT_HARDENING_ASSERT(o.state_ == State::kInit,
+                          "Notified must not move after its first poll or enable()");
     o.state_ = State::kDone;
   }
   Notified& operator=(Notified&&) = delete;
@@ -200,7 +201,8 @@ class [[nodiscard("futures do nothing unless polled")]] Notified {
       case State::kInit:
         return arm(nullptr);
       case State::kWaiting:
-        return node_.notification.load(sync::kAcquire) != static_cast<std::uint8_t>(Notification::kNone);
+        return node_.notification.load(sync::kAcquire) !=
+               static_cast<std::uint8_t>(Notification::kNone);
       case State::kNotified:
       case State::kDone:
         break;
@@ -208,7 +210,7 @@ class [[nodiscard("futures do nothing unless polled")]] Notified {
     return true;
   }
 
-  Poll<Unit> poll(Context& cx) {
+  Poll<Unit> poll(Context & cx) {
     switch (state_) {
       case State::kInit:
         if (!cx.poll_proceed()) return Pending{};
@@ -250,7 +252,7 @@ class [[nodiscard("futures do nothing unless polled")]] Notified {
   // list. kNotified: received `received_`, not yet returned Ready.
   enum class State : std::uint8_t { kInit, kWaiting, kNotified, kDone };
 
-  Notified(Notify* n, std::uint64_t calls) noexcept : notify_(n), calls_(calls) {}
+  Notified(Notify * n, std::uint64_t calls) noexcept : notify_(n), calls_(calls) {}
 
   bool arm(const Waker* w);
   void release();
@@ -273,7 +275,8 @@ inline void Notify::notify(Pick pick) {
   std::uint64_t s = state_.load(sync::kAcquire);
   // Fast path: no waiter, so store the permit with one CAS, no lock.
   while (state_of(s) != kWaiting) {
-    if (state_.compare_exchange_weak(s, with_state(s, kNotified), sync::kAcqRel, sync::kAcquire)) return;
+    if (state_.compare_exchange_weak(s, with_state(s, kNotified), sync::kAcqRel, sync::kAcquire))
+      return;
   }
   Waker w;
   {
@@ -287,7 +290,8 @@ inline Waker Notify::notify_locked(Pick pick) {
   std::uint64_t s = state_.load(sync::kAcquire);
   for (;;) {
     if (state_of(s) != kWaiting) {
-      if (state_.compare_exchange_weak(s, with_state(s, kNotified), sync::kAcqRel, sync::kAcquire)) return Waker();
+      if (state_.compare_exchange_weak(s, with_state(s, kNotified), sync::kAcqRel, sync::kAcquire))
+        return Waker();
       continue;
     }
     Waiter* w = pick == Pick::kFront ? waiters_.front() : waiters_.back();
@@ -296,7 +300,8 @@ inline Waker Notify::notify_locked(Pick pick) {
     if (waiters_.empty()) state_.store(with_state(s, kEmpty), sync::kRelease);
     w->owner = nullptr;
     Waker waker = std::move(w->waker);
-    w->notification.store(static_cast<std::uint8_t>(Notification::kOne), sync::kRelease);  // last touch
+    w->notification.store(static_cast<std::uint8_t>(Notification::kOne),
+                          sync::kRelease);  // last touch
     return waker;
   }
 }
@@ -322,7 +327,8 @@ inline void Notify::notify_waiters() {
       if (w == nullptr) break;
       w->owner = nullptr;
       batch.push(std::move(w->waker));
-      w->notification.store(static_cast<std::uint8_t>(Notification::kAll), sync::kRelease);  // last touch
+      w->notification.store(static_cast<std::uint8_t>(Notification::kAll),
+                            sync::kRelease);  // last touch
     }
     const bool done = mine.empty();
     lock.unlock();
@@ -343,7 +349,8 @@ inline bool Notified::arm(const Waker* w) {
   // Lock-free: a notify_waiters() since creation, or take the permit.
   if (Notify::calls_of(s) != calls_) return got(Notification::kAll);
   while (Notify::state_of(s) == Notify::kNotified) {
-    if (n.state_.compare_exchange_weak(s, Notify::with_state(s, Notify::kEmpty), sync::kAcqRel, sync::kAcquire)) {
+    if (n.state_.compare_exchange_weak(s, Notify::with_state(s, Notify::kEmpty), sync::kAcqRel,
+                                       sync::kAcquire)) {
       return got(Notification::kOne);
     }
   }
@@ -354,11 +361,12 @@ inline bool Notified::arm(const Waker* w) {
     const std::uint64_t st = Notify::state_of(s);
     if (st == Notify::kWaiting) break;
     if (st == Notify::kEmpty) {
-      if (n.state_.compare_exchange_weak(s, Notify::with_state(s, Notify::kWaiting), sync::kAcqRel, sync::kAcquire)) {
+      if (n.state_.compare_exchange_weak(s, Notify::with_state(s, Notify::kWaiting), sync::kAcqRel,
+                                         sync::kAcquire)) {
         break;
       }
-    } else if (n.state_.compare_exchange_weak(s, Notify::with_state(s, Notify::kEmpty), sync::kAcqRel,
-                                              sync::kAcquire)) {
+    } else if (n.state_.compare_exchange_weak(s, Notify::with_state(s, Notify::kEmpty),
+                                              sync::kAcqRel, sync::kAcquire)) {
       return got(Notification::kOne);
     }
   }

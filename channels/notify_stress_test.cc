@@ -10,7 +10,6 @@
 
 #include "channels/internal/deadline_block_on.h"
 #include "channels/notify.h"
-#include "future/testing/test_waker.h"
 #include "gtest/gtest.h"
 
 namespace weft {

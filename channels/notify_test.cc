@@ -26,9 +26,9 @@ static_assert(!std::is_move_constructible_v<Notify>);
 
 TEST(NotifyTest, HeaderExample) {
   weft::Notify notify;
-  notify.notify_one();                       // nobody waits: stores a permit
+  notify.notify_one();  // nobody waits: stores a permit
   weft::LocalExecutor ex;
-  ex.block_on(notify.notified());            // takes it at once
+  ex.block_on(notify.notified());  // takes it at once
   auto n = notify.notified();
   EXPECT_TRUE(testing::poll_once(n).is_pending());
   notify.notify_waiters();

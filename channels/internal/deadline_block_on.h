@@ -60,7 +60,9 @@ class DeadlineParker {
   int wakes() const noexcept { return wakes_.load(std::memory_order_relaxed); }
 
  private:
-  static DeadlineParker* self(const void* p) { return static_cast<DeadlineParker*>(const_cast<void*>(p)); }
+  static DeadlineParker* self(const void* p) {
+    return static_cast<DeadlineParker*>(const_cast<void*>(p));
+  }
   static RawWaker clone(const void* p) { return RawWaker{p, &kVTable}; }
   static void wake(const void* p) {
     DeadlineParker* s = self(p);
@@ -80,7 +82,8 @@ class DeadlineParker {
 
 // Polls `f` until Ready or `deadline`.
 template <Future F>
-std::optional<OutputOf<F>> block_on_until(F& f, DeadlineParker& parker, StressClock::time_point deadline) {
+std::optional<OutputOf<F>> block_on_until(F& f, DeadlineParker& parker,
+                                          StressClock::time_point deadline) {
   Waker w = parker.waker();
   for (;;) {
     Context cx(w);
