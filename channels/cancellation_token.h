@@ -50,8 +50,10 @@
 // Memory ordering: `cancelled` is stored with release (under the node's
 // lock) before the node's `notify_waiters()`, and read with acquire, so a
 // task that sees the token cancelled sees what the canceller wrote before
-// `cancel()`; a token's flag is set after every flag of its subtree, so a
-// task that sees a token cancelled sees all its descendants cancelled too.
+// `cancel()`. The flag of the token `cancel()` is called on is set last,
+// after every flag of its subtree: whoever sees that token cancelled sees
+// all its descendants cancelled (not so for an inner token of the subtree,
+// whose own descendants may be cancelled a moment after it).
 // `handles`/`refs` increments are relaxed; decrements acq_rel
 // (the last one sees every other owner's writes before freeing).
 //
