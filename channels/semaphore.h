@@ -51,6 +51,7 @@
 
 #include "channels/error.h"
 #include "channels/internal/waiter_list.h"
+#include "channels/internal/waker_batch.h"
 #include "future/context.h"
 #include "future/poll.h"
 #include "future/waker.h"
@@ -113,7 +114,7 @@ class BatchSemaphore {
   // Closes the semaphore: every queued and future acquire completes with
   // Closed. Permits held stay valid (and may still be released).
   void close() {
-    WakeBatch batch;
+    WakerBatch batch;
     sync::UniqueLock lock(mu_);
     word_.fetch_or(kClosed, sync::kAcqRel);
     for (;;) {
@@ -121,7 +122,7 @@ class BatchSemaphore {
         Waiter* w = waiters_.pop_front();
         if (w == nullptr) break;
         w->closed = true;
-        batch.take_from(*w);
+        finish(*w, batch);
       }
       if (waiters_.empty()) word_.fetch_and(~kWaiters, sync::kAcqRel);
       lock.unlock();
@@ -148,27 +149,15 @@ class BatchSemaphore {
     sync::Atomic<bool> done{false};
   };
 
-  // Up to 32 wakers taken under the lock, woken after it is dropped.
-  class WakeBatch {
-   public:
-    bool full() const noexcept { return n_ == kCap; }
-    void take_from(Waiter& w) {
-      wakers_[n_++] = std::move(w.waker);
-      w.done.store(true, sync::kRelease);  // last touch of the node
-    }
-    void wake_all() {
-      for (std::size_t i = 0; i < n_; ++i) std::move(wakers_[i]).wake();
-      n_ = 0;
-    }
-
-   private:
-    static constexpr std::size_t kCap = 32;
-    Waker wakers_[kCap];
-    std::size_t n_ = 0;
-  };
+  // Moves the waker out of a served node, then marks it done (release):
+  // the last touch of the node, which its owner may free right after.
+  static void finish(Waiter& w, WakerBatch& batch) {
+    batch.push(std::move(w.waker));
+    w.done.store(true, sync::kRelease);
+  }
 
   void release_slow(std::size_t n) {
-    WakeBatch batch;
+    WakerBatch batch;
     sync::UniqueLock lock(mu_);
     for (;;) {
       // Under the lock the waiters bit is stable (only changed under it).
@@ -179,7 +168,7 @@ class BatchSemaphore {
         n -= give;
         if (head->needed == 0) {
           waiters_.remove(head);
-          batch.take_from(*head);
+          finish(*head, batch);
         }
       }
       if (waiters_.empty()) {
