@@ -58,6 +58,7 @@
 #include <utility>
 
 #include "channels/error.h"
+#include "channels/internal/lock_acquire.h"
 #include "channels/semaphore.h"
 #include "future/block_on.h"
 #include "future/context.h"
@@ -242,7 +243,7 @@ class Mutex {
     friend class Mutex;
     explicit LockFuture(Mutex& m) noexcept : m_(&m), acquire_(m.sem_, 1) {}
     Mutex* m_;
-    channels_internal::BatchSemaphore::Acquire acquire_;
+    channels_internal::LockAcquire acquire_;
   };
 
   LockFuture lock() noexcept { return LockFuture(*this); }
@@ -286,7 +287,7 @@ class Mutex {
     // Declared first, destroyed last: a queued `acquire_` unlinks itself from
     // the mutex before this reference can free it.
     std::shared_ptr<Mutex> m_;
-    channels_internal::BatchSemaphore::Acquire acquire_;
+    channels_internal::LockAcquire acquire_;
   };
 
   static LockOwnedFuture lock_owned(std::shared_ptr<Mutex> m) noexcept {

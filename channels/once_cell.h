@@ -63,6 +63,7 @@
 #include <utility>
 
 #include "channels/error.h"
+#include "channels/internal/lock_acquire.h"
 #include "channels/semaphore.h"
 #include "future/context.h"
 #include "future/future.h"
@@ -252,7 +253,7 @@ class [[nodiscard("futures do nothing unless polled")]] OnceCell<T>::InitFuture 
         case State::kAcquiring: {
           auto p = acquire_.poll(cx);
           if (p.is_pending()) return Pending{};
-          if (p.value().is_err()) {  // closed: the value is there
+          if (!p.value()) {  // closed: the value is there
             WEFT_ASSERT(cell_->initialized(), "OnceCell: semaphore closed without a value");
             state_ = State::kDone;
             return value();
@@ -308,7 +309,7 @@ class [[nodiscard("futures do nothing unless polled")]] OnceCell<T>::InitFuture 
   OnceCell* cell_;
   State state_ = State::kStart;
   F f_;
-  channels_internal::BatchSemaphore::Acquire acquire_;
+  channels_internal::LockAcquire acquire_;
   std::optional<Fut> fut_;
 };
 

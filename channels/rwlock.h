@@ -53,6 +53,7 @@
 
 #include "channels/error.h"
 #include "channels/mutex.h"
+#include "channels/internal/lock_acquire.h"
 #include "channels/semaphore.h"
 #include "future/block_on.h"
 #include "future/context.h"
@@ -191,7 +192,7 @@ class RwLock {
     friend class RwLock;
     explicit ReadFuture(RwLock& l) noexcept : l_(&l), acquire_(l.sem_, 1) {}
     RwLock* l_;
-    channels_internal::BatchSemaphore::Acquire acquire_;
+    channels_internal::LockAcquire acquire_;
   };
 
   // RwLock::write()
@@ -214,7 +215,7 @@ class RwLock {
     friend class RwLock;
     explicit WriteFuture(RwLock& l) noexcept : l_(&l), acquire_(l.sem_, l.max_readers_) {}
     RwLock* l_;
-    channels_internal::BatchSemaphore::Acquire acquire_;
+    channels_internal::LockAcquire acquire_;
   };
 
   ReadFuture read() noexcept { return ReadFuture(*this); }
