@@ -22,6 +22,9 @@
 // are one compare-exchange each on the semaphore word (acquire on lock,
 // release on unlock: what a holder wrote is visible to the next one); a
 // contended lock or an unlock with waiters takes the semaphore's std::mutex.
+// The lock future builds its waiter node only when it has to wait
+// (channels/internal/lock_acquire.h), so the uncontended path is about the
+// cost of a std::mutex lock/unlock (channels/sync_benchmark.cc).
 // Contract: thread-safe; guards may be dropped on any thread. A `Mutex` is
 // not movable. Destroying it while locked or with waiters is a contract
 // violation (debug asserts). `get_mut()` and `into_inner()` need exclusive

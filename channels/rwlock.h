@@ -20,7 +20,8 @@
 // semaphore (72 bytes on x86-64 glibc) + 4 + sizeof(T). Uncontended read,
 // write and their unlocks are one compare-exchange each on the semaphore
 // word (acquire on lock, release on unlock: a writer's changes are visible
-// to every later reader and writer). Waiting takes the semaphore's mutex.
+// to every later reader and writer); the waiter node is built only when a
+// future has to wait, and waiting takes the semaphore's mutex.
 // Contract: thread-safe; guards may be dropped on any thread. Not movable.
 // At most `max_readers` read guards at once (default `kMaxReaders`, 2^29-1;
 // a read beyond that waits like one behind a writer). Destroying the lock
