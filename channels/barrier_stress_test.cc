@@ -37,7 +37,7 @@ TEST(BarrierStressTest, ThreadsExactlyOneLeaderPerGeneration) {
   std::vector<std::atomic<int>> leaders(kGenerations);
   std::vector<std::atomic<int>> arrived(kGenerations);
   std::atomic<int> early{0};
-  Deadline deadline(std::chrono::seconds(60));
+  Deadline deadline(std::chrono::seconds(40));
   std::atomic<int> limit{kGenerations};
   std::vector<std::thread> threads;
   for (int t = 0; t < kParties; ++t) {
@@ -62,7 +62,7 @@ TEST(BarrierStressTest, PoolTasksExactlyOneLeaderPerGeneration) {
   std::vector<std::atomic<int>> leaders(kGenerations);
   std::vector<std::atomic<int>> arrived(kGenerations);
   std::atomic<int> early{0};
-  Deadline deadline(std::chrono::seconds(60));
+  Deadline deadline(std::chrono::seconds(40));
   std::atomic<int> limit{kGenerations};
   ThreadPool pool(2);
   auto task = [&](int id) -> Task<Unit> {
@@ -85,7 +85,7 @@ TEST(BarrierStressTest, ConcurrentArriveAndLeaveUnArrives) {
   // Four threads arrive and leave a five-party barrier over and over: at
   // most four are ever inside, so it must never release; afterwards the
   // count is back to zero and five fresh waits release it once.
-  Deadline deadline(std::chrono::seconds(30));
+  Deadline deadline(std::chrono::seconds(20));
   Barrier b(5);
   std::atomic<int> released{0};
   std::deque<testing::CountingWaker> wakers(4);

@@ -26,7 +26,7 @@ using channels_internal::TryOnce;
 constexpr long kIncrementsPerStream = 100000;
 
 TEST(MutexStressTest, CounterIsExactWithThreadsTasksAndCancellations) {
-  Deadline deadline(std::chrono::seconds(60));
+  Deadline deadline(std::chrono::seconds(40));
   Mutex<long> m(0);
   std::atomic<long> done{0};       // increments actually made
   std::atomic<long> cancelled{0};  // lock futures dropped while pending
@@ -110,7 +110,7 @@ TEST(MutexStressTest, CounterIsExactWithThreadsTasksAndCancellations) {
 }
 
 TEST(MutexStressTest, OwnedGuardsAcrossThreads) {
-  Deadline deadline(std::chrono::seconds(30));
+  Deadline deadline(std::chrono::seconds(20));
   auto m = std::make_shared<Mutex<long>>(0);
   std::atomic<long> done{0};
   std::vector<std::thread> threads;

@@ -13,7 +13,17 @@
 
 #include "channels/internal/sync_test_util.h"
 #include "channels/once_cell.h"
+// GCC 12 with -fsanitize=undefined warns (-Wmaybe-uninitialized, a false
+// positive) inside block_on's parker when it is inlined into this test's
+// thread lambda; the location-based pragma silences it for those headers.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include "future/block_on.h"
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #include "future/context.h"
 #include "future/poll.h"
 #include "future/testing/test_waker.h"
@@ -50,7 +60,7 @@ class SlowInit {
 TEST(OnceCellStressTest, OneValuePerCellAndEveryCallerSeesIt) {
   constexpr int kThreads = 8;
   constexpr int kRounds = 300;
-  Deadline deadline(std::chrono::seconds(60));
+  Deadline deadline(std::chrono::seconds(40));
   std::vector<std::unique_ptr<OnceCell<int>>> cells;
   for (int i = 0; i < kRounds; ++i) cells.push_back(std::make_unique<OnceCell<int>>());
   std::vector<std::atomic<int>> completed(kRounds);

@@ -31,7 +31,7 @@ struct Pair {
 
 TEST(RwLockStressTest, ReadersNeverSeeAHalfWrite) {
   constexpr int kOpsPerThread = 20000;
-  Deadline deadline(std::chrono::seconds(60));
+  Deadline deadline(std::chrono::seconds(40));
   RwLock<Pair> l;
   std::atomic<long> writes{0}, reads{0}, torn{0}, cancelled{0};
   std::deque<testing::CountingWaker> wakers(4);
