@@ -47,6 +47,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "channels/error.h"
@@ -309,6 +310,55 @@ class [[nodiscard("futures do nothing unless polled")]] BatchSemaphore::Acquire 
   Waiter node_;
 };
 
+// LockAcquire
+//
+// The acquire step of Semaphore, Mutex, RwLock and OnceCell: tries the
+// lock-free `try_acquire` first and builds an `Acquire` (the queued,
+// intrusive node) only when that fails, so the uncontended path neither
+// constructs nor destroys a waiter node. Ready(true): the permits are the
+// caller's; Ready(false): the semaphore is closed. Movable until it was
+// polled Pending. Cancellation: as `Acquire` (cancel-safe).
+class LockAcquire {
+ public:
+  LockAcquire(BatchSemaphore& sem, std::size_t n) noexcept : sem_(&sem), n_(n) {}
+  LockAcquire(LockAcquire&& o) noexcept : sem_(o.sem_), n_(o.n_) {
+    WEFT_HARDENING_ASSERT(!o.queued_.has_value(), "lock future moved after it was polled");
+  }
+  LockAcquire& operator=(LockAcquire&&) = delete;
+
+  BatchSemaphore& semaphore() const noexcept { return *sem_; }
+
+  // Ready(true) once the `n` permits are the caller's; Ready(false) if the
+  // semaphore was closed.
+  Poll<bool> poll(Context& cx) {
+    if (!queued_.has_value()) {
+      if (!cx.poll_proceed()) return Pending{};
+      switch (sem_->try_acquire(n_)) {
+        case BatchSemaphore::TryResult::kOk:
+          return true;
+        case BatchSemaphore::TryResult::kClosed:
+          return false;
+        case BatchSemaphore::TryResult::kNoPermits:
+          break;
+      }
+      queued_.emplace(*sem_, n_);
+      Context unbudgeted(cx.waker());  // the unit was taken above
+      return finish(queued_->poll(unbudgeted));
+    }
+    return finish(queued_->poll(cx));
+  }
+
+ private:
+  static Poll<bool> finish(Poll<BatchSemaphore::Acquire::Output> p) {
+    if (p.is_pending()) return Pending{};
+    return p.value().is_ok();
+  }
+
+  BatchSemaphore* sem_;
+  std::size_t n_;
+  std::optional<BatchSemaphore::Acquire> queued_;
+};
+
 }  // namespace channels_internal
 
 // TryAcquireError: the semaphore is closed, or not enough permits are free.
@@ -424,7 +474,7 @@ class Semaphore {
     Poll<Output> poll(Context& cx) {
       auto p = inner_.poll(cx);
       if (p.is_pending()) return Pending{};
-      if (p.value().is_err()) return Output(Err{Closed{}});
+      if (!p.value()) return Output(Err{Closed{}});
       return Output(SemaphorePermit(sem_, n_));
     }
 
@@ -434,7 +484,7 @@ class Semaphore {
         : sem_(&sem), n_(n), inner_(sem, n) {}
     channels_internal::BatchSemaphore* sem_;
     std::size_t n_;
-    channels_internal::BatchSemaphore::Acquire inner_;
+    channels_internal::LockAcquire inner_;
   };
 
   AcquireFuture acquire() noexcept { return AcquireFuture(sem_, 1); }
@@ -449,17 +499,19 @@ class Semaphore {
     Poll<Output> poll(Context& cx) {
       auto p = inner_.poll(cx);
       if (p.is_pending()) return Pending{};
-      if (p.value().is_err()) return Output(Err{Closed{}});
+      if (!p.value()) return Output(Err{Closed{}});
       return Output(OwnedSemaphorePermit(std::move(sem_), n_));
     }
 
    private:
     friend class Semaphore;
     AcquireOwnedFuture(std::shared_ptr<Semaphore> sem, std::size_t n) noexcept
-        : inner_(sem->sem_, n), sem_(std::move(sem)), n_(n) {}
-    channels_internal::BatchSemaphore::Acquire inner_;
+        : sem_(std::move(sem)), n_(n), inner_(sem_->sem_, n) {}
+    // Declared before `inner_`: a queued waiter unlinks before the last
+    // reference to the semaphore can go.
     std::shared_ptr<Semaphore> sem_;
     std::size_t n_;
+    channels_internal::LockAcquire inner_;
   };
 
   static AcquireOwnedFuture acquire_owned(std::shared_ptr<Semaphore> sem, std::size_t n = 1) noexcept {

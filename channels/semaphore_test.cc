@@ -140,6 +140,17 @@ TEST(SemaphoreTest, OwnedPermitKeepsTheSemaphoreAlive) {
   EXPECT_TRUE(weak.expired());
 }
 
+TEST(SemaphoreTest, QueuedOwnedAcquireHoldingTheLastReferenceUnlinksFirst) {
+  auto sem = std::make_shared<Semaphore>(0);
+  CountingWaker w;
+  {
+    auto f = Semaphore::acquire_owned(sem);
+    sem.reset();  // `f` holds the last reference
+    EXPECT_TRUE(poll_once(f, w.borrowed()).is_pending());
+  }  // the node unlinks before the semaphore is destroyed (ASan would see it)
+  EXPECT_EQ(w.outstanding(), 0);
+}
+
 TEST(SemaphoreTest, SplitAndMerge) {
   Semaphore sem(4);
   auto p = sem.try_acquire_many(4);
