@@ -405,7 +405,7 @@ TEST(OneshotTest, LocalExecutorTasks) {
   LocalExecutor ex;
   auto [tx, rx] = local_oneshot<int>();
   auto h = ex.spawn_local(await_value(std::move(rx)));
-  ex.spawn_local(send_later(std::move(tx), 21));
+  ex.spawn_local(send_later(std::move(tx), 21)).detach();
   auto r = ex.block_on(std::move(h));
   EXPECT_EQ(r.value(), 21);
 }
@@ -434,7 +434,7 @@ TEST(OneshotTest, LocalExecutorRequestResponse) {
   for (int i = 0; i < 100; ++i) {
     auto [req_tx, req_rx] = local_oneshot<std::pair<int, LocalOneshotSender<int>>>();
     auto [resp_tx, resp_rx] = local_oneshot<int>();
-    ex.spawn_local(server(std::move(req_rx)));
+    ex.spawn_local(server(std::move(req_rx))).detach();
     EXPECT_TRUE(req_tx.send({i, std::move(resp_tx)}).is_ok());
     total += ex.block_on(std::move(resp_rx)).value();
   }
@@ -446,7 +446,7 @@ TEST(OneshotTest, ThreadPoolTasks) {
   for (int i = 0; i < 200; ++i) {
     auto [tx, rx] = oneshot<int>();
     auto h = pool.spawn(await_value(std::move(rx)));
-    pool.spawn(send_later(std::move(tx), i));
+    pool.spawn(send_later(std::move(tx), i)).detach();
     EXPECT_EQ(pool.block_on(std::move(h)).value(), i);
   }
 }

@@ -355,7 +355,7 @@ TEST(WatchTest, LocalExecutorProducerAndConsumers) {
   auto [tx, rx] = watch<int>(0);
   auto h1 = ex.spawn_local(consumer(rx));
   auto h2 = ex.spawn_local(consumer(std::move(rx)));
-  ex.spawn_local(producer(std::move(tx), 100));
+  ex.spawn_local(producer(std::move(tx), 100)).detach();
   EXPECT_EQ(ex.block_on(std::move(h1)).value(), 100);
   EXPECT_EQ(ex.block_on(std::move(h2)).value(), 100);
 }
@@ -365,7 +365,7 @@ TEST(WatchTest, ThreadPoolProducerAndConsumers) {
   auto [tx, rx] = watch<int>(0);
   auto h1 = pool.spawn(consumer(rx));
   auto h2 = pool.spawn(consumer(std::move(rx)));
-  pool.spawn(producer(std::move(tx), 1000));
+  pool.spawn(producer(std::move(tx), 1000)).detach();
   EXPECT_EQ(pool.block_on(std::move(h1)).value(), 1000);
   EXPECT_EQ(pool.block_on(std::move(h2)).value(), 1000);
 }
