@@ -50,14 +50,16 @@ TEST(WatchStressTest, OneWriterThreeReaders) {
   auto cancelling_reader = [&](WatchReceiver<std::int64_t> r, int id) {
     std::int64_t last = *r.borrow_and_update();
     for (;;) {
+      int outcome;  // 1 changed, 0 closed, -1 pending (then cancelled)
       {
         auto c = r.changed();
         Waker w = cancel_waker.waker();
         Context cx(w);
-        (void)c.poll(cx);  // Ready or queued; dropped either way: loses nothing
-      }
-      auto res = block_on(r.changed());
-      if (!res) break;
+        auto p = c.poll(cx);
+        outcome = p.is_pending() ? -1 : p.value().is_ok() ? 1 : 0;
+      }  // a queued `c` is cancelled here: that loses nothing, so wait anew
+      if (outcome == -1) outcome = block_on(r.changed()).is_ok() ? 1 : 0;
+      if (outcome == 0) break;
       const std::int64_t v = *r.borrow_and_update();
       ASSERT_GT(v, last) << "reader " << id << " saw a value go back";
       last = v;
