@@ -33,6 +33,11 @@ static_assert(!std::is_copy_constructible_v<OneshotSender<int>>);
 static_assert(!std::is_copy_constructible_v<OneshotReceiver<int>>);
 static_assert(std::is_nothrow_move_constructible_v<OneshotSender<int>>);
 static_assert(std::is_nothrow_move_constructible_v<OneshotReceiver<int>>);
+static_assert(sizeof(OneshotSender<int>) == sizeof(void*));
+static_assert(sizeof(OneshotReceiver<int>) == sizeof(void*));
+// The one allocation: state word, two wakers, the value (header: 48 bytes).
+static_assert(sizeof(channels_internal::OneshotState<int, true>) == 48);
+static_assert(sizeof(channels_internal::OneshotState<int, false>) == 48);
 
 // Counts live instances; every constructor and destructor is counted so a
 // leak or a double destruction shows.
@@ -365,6 +370,12 @@ TYPED_TEST(OneshotTest, NoAllocationAfterCreation) {
     EXPECT_TRUE(tx.send(1).is_ok());
     EXPECT_EQ(poll_once(rx, w).value().value(), 1);
   }
+}
+
+TEST(OneshotDeathTest, SendOnSpentSenderIsAHardeningAssert) {
+  auto [tx, rx] = oneshot<int>();
+  EXPECT_TRUE(tx.send(1).is_ok());
+  EXPECT_DEATH((void)tx.send(2), "spent or moved-from sender");
 }
 
 TEST(OneshotTest, ThreadSafeSenderOnAnotherThread) {

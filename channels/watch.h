@@ -45,8 +45,10 @@
 // Contract:
 //   - Handles may live on different threads; each handle is used by one
 //     thread at a time (copy a receiver per thread).
-//   - Do not send on a thread that holds a `WatchRef` of the same channel
-//     (the write lock would wait for it forever); keep guards short.
+//   - Do not send, nor borrow again, on a thread that holds a `WatchRef` of
+//     the same channel (the write lock would wait forever; a second read
+//     lock on one thread is undefined for std::shared_mutex). Keep guards
+//     short.
 //   - `changed()` and `closed()` borrow their handle (it must outlive them
 //     and not move meanwhile); they are immovable after their first poll
 //     (moving one that is queued is a hardening assert).
