@@ -22,12 +22,16 @@
 //                       thread (`LocalOneshotSender/Receiver<T>`, e.g. on a
 //                       LocalExecutor). Not thread-safe.
 //
-// Costs: one allocation per channel (`new`: the state word, two Wakers, the
-// value slot; 48 bytes for an int), freed by whichever handle lets go last
-// (an intrusive count of 2 inside the state word, not a shared_ptr). No
+// Costs: one allocation per channel (the state word, two Wakers, the value
+// slot; 48 bytes for an int), from the thread-local pool of
+// future/frame_allocator.h (a warm pool: no malloc, no lock; over-aligned T:
+// operator new), freed by whichever handle lets go last (an intrusive count
+// of 2 inside the state word, not a shared_ptr). Handles are one pointer. No
 // locks: send is one compare-exchange, an already-sent receive one load,
 // releasing a handle one more atomic step (folded into the send/drop
-// compare-exchange when no waker has to be touched afterwards).
+// compare-exchange when no waker has to be touched afterwards). A pending
+// receive adds one atomic step to register and one for the sender's release
+// after its wake.
 //
 // Contract:
 //   - `send` spends the sender (it is empty afterwards: a second send or a
@@ -86,6 +90,7 @@
 
 #include "channels/error.h"
 #include "future/context.h"
+#include "future/frame_allocator.h"
 #include "future/future.h"
 #include "future/poll.h"
 #include "future/waker.h"
@@ -148,15 +153,43 @@ struct OneshotState {
     T value;  // see rule 1; alive iff kOsValue
   };
 
+  // From the thread-local pool of future/frame_allocator.h (no lock, no
+  // atomic; a state freed on another thread joins that thread's pool).
+  // Over-aligned values go to the global heap.
+  static constexpr bool kPooled = alignof(T) <= alignof(std::max_align_t);
+  static OneshotState* make() {
+    if constexpr (kPooled) {
+      void* p = PoolFrameAllocator::allocate(sizeof(OneshotState));
+      if (p == nullptr) {
+#if defined(__cpp_exceptions)
+        throw std::bad_alloc();
+#else
+        WEFT_HARDENING_ASSERT(false, "oneshot: out of memory");
+#endif
+      }
+      return ::new (p) OneshotState();
+    } else {
+      return new OneshotState();
+    }
+  }
+  static void destroy(OneshotState* s) noexcept {
+    if constexpr (kPooled) {
+      s->~OneshotState();
+      PoolFrameAllocator::deallocate(s, sizeof(OneshotState));
+    } else {
+      delete s;
+    }
+  }
+
   // Drops `bits` (a reference, plus kOsValue if the caller destroyed the
-  // value) and deletes the state if that was the last reference.
+  // value) and destroys the state if that was the last reference.
   static void release(OneshotState* s, std::uint32_t bits) noexcept {
     const std::uint32_t prev = s->state.fetch_sub(bits, sync::kAcqRel);
-    if ((prev >> kOsRefShift) == 1) delete s;
+    if ((prev >> kOsRefShift) == 1) destroy(s);
   }
   // After a compare-exchange that stored `next` and released a reference.
   static void delete_if_last(OneshotState* s, std::uint32_t next) noexcept {
-    if ((next >> kOsRefShift) == 0) delete s;
+    if ((next >> kOsRefShift) == 0) destroy(s);
   }
 };
 
@@ -494,14 +527,14 @@ class [[nodiscard("futures do nothing unless polled")]] OneshotClosed {
 template <class T>
 std::pair<OneshotSender<T>, OneshotReceiver<T>> oneshot() {
   static_assert(std::is_move_constructible_v<T>, "oneshot<T>: T must be move-constructible");
-  auto* s = new channels_internal::OneshotState<T, true>();
+  auto* s = channels_internal::OneshotState<T, true>::make();
   return {OneshotSender<T>(s), OneshotReceiver<T>(s)};
 }
 
 template <class T>
 std::pair<LocalOneshotSender<T>, LocalOneshotReceiver<T>> local_oneshot() {
   static_assert(std::is_move_constructible_v<T>, "local_oneshot<T>: T must be move-constructible");
-  auto* s = new channels_internal::OneshotState<T, false>();
+  auto* s = channels_internal::OneshotState<T, false>::make();
   return {LocalOneshotSender<T>(s), LocalOneshotReceiver<T>(s)};
 }
 
