@@ -24,14 +24,14 @@
 //
 // Costs: one allocation per channel (the state word, two Wakers, the value
 // slot; 48 bytes for an int), from the thread-local pool of
-// future/frame_allocator.h (a warm pool: no malloc, no lock; over-aligned T:
-// operator new), freed by whichever handle lets go last (an intrusive count
-// of 2 inside the state word, not a shared_ptr). Handles are one pointer. No
-// locks: send is one compare-exchange, an already-sent receive one load,
-// releasing a handle one more atomic step (folded into the send/drop
-// compare-exchange when no waker has to be touched afterwards). A pending
-// receive adds one atomic step to register and one for the sender's release
-// after its wake.
+// future/frame_allocator.h (a warm pool: no malloc, no lock; over-aligned T
+// and ASan builds: operator new), freed by whichever handle lets go last
+// (an intrusive count of 2 inside the state word, not a shared_ptr).
+// Handles are one pointer. No locks: send is one compare-exchange, an
+// already-sent receive one load, releasing a handle one more atomic step
+// (folded into the send/drop compare-exchange when no waker has to be
+// touched afterwards). A pending receive adds one atomic step to register
+// and one for the sender's release after its wake.
 //
 // Contract:
 //   - `send` spends the sender (it is empty afterwards: a second send or a
@@ -97,6 +97,19 @@
 #include "tools/base/assert.h"
 #include "tools/base/sync.h"
 
+// Under AddressSanitizer the state comes from operator new (a recycled pool
+// block would hide a use after free), as executor/internal/task.h does.
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_ONESHOT_POOL 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_ONESHOT_POOL 0
+#endif
+#endif
+#ifndef WEFT_ONESHOT_POOL
+#define WEFT_ONESHOT_POOL 1
+#endif
+
 namespace weft {
 
 namespace channels_internal {
@@ -156,7 +169,7 @@ struct OneshotState {
   // From the thread-local pool of future/frame_allocator.h (no lock, no
   // atomic; a state freed on another thread joins that thread's pool).
   // Over-aligned values go to the global heap.
-  static constexpr bool kPooled = alignof(T) <= alignof(std::max_align_t);
+  static constexpr bool kPooled = WEFT_ONESHOT_POOL && alignof(T) <= alignof(std::max_align_t);
   static OneshotState* make() {
     if constexpr (kPooled) {
       void* p = PoolFrameAllocator::allocate(sizeof(OneshotState));
