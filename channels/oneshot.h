@@ -129,9 +129,15 @@ class LocalWord {
  public:
   constexpr explicit LocalWord(std::uint32_t v) noexcept : v_(v) {}
   std::uint32_t load(std::memory_order) const noexcept { return v_; }
-  std::uint32_t fetch_or(std::uint32_t b, std::memory_order) noexcept { return std::exchange(v_, v_ | b); }
-  std::uint32_t fetch_and(std::uint32_t b, std::memory_order) noexcept { return std::exchange(v_, v_ & b); }
-  std::uint32_t fetch_sub(std::uint32_t b, std::memory_order) noexcept { return std::exchange(v_, v_ - b); }
+  std::uint32_t fetch_or(std::uint32_t b, std::memory_order) noexcept {
+    return std::exchange(v_, v_ | b);
+  }
+  std::uint32_t fetch_and(std::uint32_t b, std::memory_order) noexcept {
+    return std::exchange(v_, v_ & b);
+  }
+  std::uint32_t fetch_sub(std::uint32_t b, std::memory_order) noexcept {
+    return std::exchange(v_, v_ - b);
+  }
   bool compare_exchange_weak(std::uint32_t& expected, std::uint32_t desired, std::memory_order,
                              std::memory_order) noexcept {
     if (v_ != expected) {

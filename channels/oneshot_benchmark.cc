@@ -164,7 +164,9 @@ void local_round_trip(benchmark::State& state) {
 }
 void BM_OneshotRoundTripLocalExecutor(benchmark::State& state) { local_round_trip<true>(state); }
 BENCHMARK(BM_OneshotRoundTripLocalExecutor)->Arg(10000);
-void BM_LocalOneshotRoundTripLocalExecutor(benchmark::State& state) { local_round_trip<false>(state); }
+void BM_LocalOneshotRoundTripLocalExecutor(benchmark::State& state) {
+  local_round_trip<false>(state);
+}
 BENCHMARK(BM_LocalOneshotRoundTripLocalExecutor)->Arg(10000);
 
 void BM_OneshotRoundTripThreadPool2(benchmark::State& state) {
@@ -222,7 +224,8 @@ Task<> watch_echo(WatchReceiver<std::int64_t> in, WatchSender<std::int64_t> out)
     (void)out.send(v);
   }
 }
-Task<std::int64_t> watch_ping(WatchSender<std::int64_t> out, WatchReceiver<std::int64_t> in, std::int64_t n) {
+Task<std::int64_t> watch_ping(WatchSender<std::int64_t> out, WatchReceiver<std::int64_t> in,
+                              std::int64_t n) {
   std::int64_t sum = 0;
   for (std::int64_t i = 1; i <= n; ++i) {
     (void)out.send(i);

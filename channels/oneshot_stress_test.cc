@@ -183,8 +183,8 @@ TEST(OneshotStressTest, EveryOperationPairRaces) {
     rxs.clear();
 
     for (int i = 0; i < kBatch; ++i) {
-      SCOPED_TRACE(::testing::Message() << "batch " << b << " pair " << i << " tx action " << tx_action(i)
-                                        << " rx action " << rx_action(i));
+      SCOPED_TRACE(::testing::Message() << "batch " << b << " pair " << i << " tx action "
+                                        << tx_action(i) << " rx action " << rx_action(i));
       const TxDid t = tx_did[i];
       const RxGot r = rx_got[i];
       ASSERT_NE(t, TxDid::kNothing);
@@ -217,9 +217,10 @@ TEST(OneshotStressTest, EveryOperationPairRaces) {
   EXPECT_GT(delivered, 0);
   EXPECT_GT(failed_sends, 0);
   EXPECT_GT(closed_receives, 0);
-  std::printf("oneshot stress: %d channels, %lld delivered, %lld sends refused, %lld closed receives\n",
-              batches_run * kBatch, static_cast<long long>(delivered), static_cast<long long>(failed_sends),
-              static_cast<long long>(closed_receives));
+  std::printf(
+      "oneshot stress: %d channels, %lld delivered, %lld sends refused, %lld closed receives\n",
+      batches_run * kBatch, static_cast<long long>(delivered), static_cast<long long>(failed_sends),
+      static_cast<long long>(closed_receives));
 }
 
 // Sender drop against receiver drop with nothing else going on: whichever
@@ -237,11 +238,13 @@ TEST(OneshotStressTest, DropAgainstDrop) {
   std::atomic<bool> go{false};
   std::thread a([&] {
     while (!go.load()) std::this_thread::yield();
-    for (int i = 0; i < kPairs && std::chrono::steady_clock::now() - start < kDeadline; ++i) txs[i] = {};
+    for (int i = 0; i < kPairs && std::chrono::steady_clock::now() - start < kDeadline; ++i)
+      txs[i] = {};
   });
   std::thread c([&] {
     while (!go.load()) std::this_thread::yield();
-    for (int i = 0; i < kPairs && std::chrono::steady_clock::now() - start < kDeadline; ++i) rxs[i] = {};
+    for (int i = 0; i < kPairs && std::chrono::steady_clock::now() - start < kDeadline; ++i)
+      rxs[i] = {};
   });
   go.store(true);
   a.join();

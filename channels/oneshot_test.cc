@@ -73,7 +73,9 @@ template <class F>
 class OneshotTest : public ::testing::Test {
  protected:
   void SetUp() override { Counted::live.store(0); }
-  void TearDown() override { EXPECT_EQ(Counted::live.load(), 0) << "a Counted leaked or was destroyed twice"; }
+  void TearDown() override {
+    EXPECT_EQ(Counted::live.load(), 0) << "a Counted leaked or was destroyed twice";
+  }
 };
 using Flavors = ::testing::Types<SyncFlavor, LocalFlavor>;
 TYPED_TEST_SUITE(OneshotTest, Flavors);
@@ -380,7 +382,8 @@ TEST(OneshotDeathTest, SendOnSpentSenderIsAHardeningAssert) {
 
 TEST(OneshotTest, ThreadSafeSenderOnAnotherThread) {
   auto [tx, rx] = oneshot<std::string>();
-  std::thread t([tx = std::move(tx)]() mutable { EXPECT_TRUE(tx.send(std::string(100, 'x')).is_ok()); });
+  std::thread t(
+      [tx = std::move(tx)]() mutable { EXPECT_TRUE(tx.send(std::string(100, 'x')).is_ok()); });
   auto r = block_on(rx);
   t.join();
   ASSERT_TRUE(r.is_ok());

@@ -474,7 +474,9 @@ class [[nodiscard("futures do nothing unless polled")]] WatchChanged {
   }
 
  private:
-  bool ready(std::uint64_t s) const noexcept { return Core::version(s) != rx_->seen_ || Core::closed(s); }
+  bool ready(std::uint64_t s) const noexcept {
+    return Core::version(s) != rx_->seen_ || Core::closed(s);
+  }
 
   void unlink_locked(Core& c) noexcept {
     if (node_.linked()) {
