@@ -130,7 +130,7 @@ struct WatchCore {
   // meanwhile, at most once each), 32 at a time outside the mutex.
   void wake_all(IntrusiveList<WatchWaiter>& list) {
     constexpr std::size_t kBatch = 32;
-    Waker batch[kBatch];
+    RawWaker batch[kBatch];  // owned references, taken out of the nodes
     std::size_t left = 0;
     bool first = true;
     for (;;) {
@@ -149,10 +149,10 @@ struct WatchCore {
           }
           left -= 1;
           if (&list == &changed_waiters) changed_waiting.fetch_sub(1, sync::kSeqCst);
-          batch[n++] = std::move(w->waker);
+          batch[n++] = std::move(w->waker).into_raw();
         }
       }
-      for (std::size_t i = 0; i < n; ++i) std::move(batch[i]).wake();
+      for (std::size_t i = 0; i < n; ++i) Waker::from_raw(batch[i]).wake();
       if (left == 0) return;
     }
   }
