@@ -337,7 +337,7 @@ Task<> producer(WatchSender<int> tx, int n) {
 }  // dropping tx closes the channel
 
 // Sees non-decreasing values and, at the end, the last one.
-Task<int> consumer(WatchReceiver<int> rx) {
+Task<int> consumer(WatchReceiver<int> rx, bool expect_changes) {
   int last = *rx.borrow_and_update();
   int changes = 0;
   while (co_await rx.changed()) {
@@ -346,15 +346,16 @@ Task<int> consumer(WatchReceiver<int> rx) {
     last = v;
     changes += 1;
   }
-  EXPECT_GT(changes, 0);
+  // On a pool the producer may have finished before the consumer starts.
+  if (expect_changes) EXPECT_GT(changes, 0);
   co_return last;
 }
 
 TEST(WatchTest, LocalExecutorProducerAndConsumers) {
   LocalExecutor ex;
   auto [tx, rx] = watch<int>(0);
-  auto h1 = ex.spawn_local(consumer(rx));
-  auto h2 = ex.spawn_local(consumer(std::move(rx)));
+  auto h1 = ex.spawn_local(consumer(rx, true));
+  auto h2 = ex.spawn_local(consumer(std::move(rx), true));
   ex.spawn_local(producer(std::move(tx), 100)).detach();
   EXPECT_EQ(ex.block_on(std::move(h1)).value(), 100);
   EXPECT_EQ(ex.block_on(std::move(h2)).value(), 100);
@@ -363,8 +364,8 @@ TEST(WatchTest, LocalExecutorProducerAndConsumers) {
 TEST(WatchTest, ThreadPoolProducerAndConsumers) {
   ThreadPool pool(2);
   auto [tx, rx] = watch<int>(0);
-  auto h1 = pool.spawn(consumer(rx));
-  auto h2 = pool.spawn(consumer(std::move(rx)));
+  auto h1 = pool.spawn(consumer(rx, false));
+  auto h2 = pool.spawn(consumer(std::move(rx), false));
   pool.spawn(producer(std::move(tx), 1000)).detach();
   EXPECT_EQ(pool.block_on(std::move(h1)).value(), 1000);
   EXPECT_EQ(pool.block_on(std::move(h2)).value(), 1000);
