@@ -15,9 +15,11 @@
 //                       closes the channel (the receiver gets
 //                       `RecvError::closed()`).
 //   OneshotReceiver<T>  a Future with Output = Result<T, RecvError>;
-//                       try_recv() -> Result<T, TryRecvError> (empty/closed);
-//                       close(): later sends fail, handing the value back (a
-//                       value sent before close() can still be taken).
+//                       recv(): a future borrowing the receiver (for select
+//                       arms, like tokio's `&mut rx`); try_recv() ->
+//                       Result<T, TryRecvError> (empty/closed); close():
+//                       later sends fail, handing the value back (a value
+//                       sent before close() can still be taken).
 //   local_oneshot<T>()  the same API without atomics, for tasks of one
 //                       thread (`LocalOneshotSender/Receiver<T>`, e.g. on a
 //                       LocalExecutor). Not thread-safe.
@@ -45,11 +47,14 @@
 //     receiver's destructor or close-and-drop, or with the shared state.
 //
 // Cancellation: the receiver is cancel-safe (`kCancelSafe`): the value stays
-// in the shared slot until a poll or `try_recv` returns it, so dropping a
-// pending receive loses nothing that could be delivered elsewhere (dropping
-// the receiver closes the channel and destroys a value already sent, as in
-// tokio). Destroying a pending receiver or `closed()` future takes its waker
-// back out of the channel. `closed()` is cancel-safe (it only observes).
+// in the shared slot until a poll or `try_recv` returns it, so stopping to
+// poll after Pending loses nothing. Destroying the receiver itself closes the
+// channel and destroys a value already sent (as in tokio): a `select` arm
+// that may lose should be `rx.recv()`, which borrows the receiver and leaves
+// it intact when dropped. Destroying a pending receiver or `closed()` future
+// takes its waker back out of the channel (a dropped `recv()` leaves the
+// waker registered until the receiver is polled again or dropped).
+// `closed()` and `recv()` are cancel-safe.
 //
 // Memory ordering (state word, `sync::Atomic<std::uint32_t>`):
 //   - Every read-modify-write is acq_rel (compare-exchange failure: acquire):
@@ -220,6 +225,8 @@ template <class T, bool kSync = true>
 class OneshotReceiver;
 template <class T, bool kSync = true>
 class OneshotClosed;
+template <class T, bool kSync = true>
+class OneshotRecv;
 
 // The single-thread variants (no atomic instructions).
 template <class T>
@@ -410,6 +417,13 @@ class [[nodiscard("futures do nothing unless polled")]] OneshotReceiver {
     return finish(cur);
   }
 
+  // OneshotReceiver::recv()
+  //
+  // A future of the same output that borrows this receiver: dropping it
+  // (a `select` arm that lost) leaves the receiver and the channel as they
+  // were. The receiver must outlive it.
+  OneshotRecv<T, kSync> recv() noexcept { return OneshotRecv<T, kSync>(*this); }
+
   // OneshotReceiver::try_recv()
   //
   // The value if it was sent; `empty()` if not yet; `closed()` if it never
@@ -541,6 +555,25 @@ class [[nodiscard("futures do nothing unless polled")]] OneshotClosed {
 
   OneshotSender<T, kSync>* tx_;
   bool registered_ = false;
+};
+
+// OneshotRecv<T>
+//
+// The future returned by `OneshotReceiver::recv()`: polls the receiver it
+// borrows. Cancel-safe in the strong sense: dropping it loses nothing.
+template <class T, bool kSync>
+class [[nodiscard("futures do nothing unless polled")]] OneshotRecv {
+ public:
+  using Output = Result<T, RecvError>;
+  static constexpr bool kUnpin = true;
+  static constexpr bool kCancelSafe = true;
+
+  explicit OneshotRecv(OneshotReceiver<T, kSync>& rx) noexcept : rx_(&rx) {}
+
+  Poll<Output> poll(Context& cx) { return rx_->poll(cx); }
+
+ private:
+  OneshotReceiver<T, kSync>* rx_;
 };
 
 template <class T>

@@ -11,6 +11,7 @@
 #include "executor/thread_pool.h"
 #include "future/block_on.h"
 #include "future/ready.h"
+#include "future/select.h"
 #include "future/task.h"
 #include "future/testing/no_alloc.h"
 #include "future/testing/test_waker.h"
@@ -25,6 +26,7 @@ using testing::poll_once;
 static_assert(Future<OneshotReceiver<int>>);
 static_assert(Future<LocalOneshotReceiver<int>>);
 static_assert(Future<OneshotClosed<int>>);
+static_assert(CancelSafe<OneshotRecv<int>>);
 static_assert(CancelSafe<OneshotReceiver<int>>);
 static_assert(CancelSafe<OneshotClosed<int>>);
 static_assert(Unpin<OneshotReceiver<int>>);
@@ -372,6 +374,39 @@ TYPED_TEST(OneshotTest, NoAllocationAfterCreation) {
     EXPECT_TRUE(tx.send(1).is_ok());
     EXPECT_EQ(poll_once(rx, w).value().value(), 1);
   }
+}
+
+TYPED_TEST(OneshotTest, RecvBorrowsSoALosingSelectArmLosesNothing) {
+  auto [tx, rx] = TypeParam::template make<Counted>();
+  CountingWaker w;
+  {
+    auto s = select_biased(rx.recv(), ready(7));
+    auto out = poll_once(s, w).value();
+    EXPECT_EQ(out.index(), 1u);
+  }  // the recv() arm lost and was dropped: the receiver is intact
+  EXPECT_FALSE(tx.is_closed());
+  EXPECT_TRUE(tx.send(Counted(3)).is_ok());
+  {
+    auto s = select_biased(rx.recv(), pending<int>());
+    auto out = poll_once(s, w).value();
+    ASSERT_EQ(out.index(), 0u);
+    EXPECT_EQ(std::get<0>(out).value().v, 3);
+  }
+  EXPECT_TRUE(rx.is_terminated());
+}
+
+TYPED_TEST(OneshotTest, RecvPendingThenWoken) {
+  auto [tx, rx] = TypeParam::template make<int>();
+  CountingWaker w;
+  {
+    auto r = rx.recv();
+    EXPECT_TRUE(poll_once(r, w).is_pending());
+  }
+  auto r = rx.recv();
+  EXPECT_TRUE(poll_once(r, w).is_pending());
+  EXPECT_TRUE(tx.send(5).is_ok());
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_EQ(poll_once(r, w).value().value(), 5);
 }
 
 TEST(OneshotDeathTest, SendOnSpentSenderIsAHardeningAssert) {
