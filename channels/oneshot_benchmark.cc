@@ -1,0 +1,253 @@
+// oneshot and watch benchmarks, with std::promise/std::future in the same run.
+//
+//   ./bazelw run --config=opt //channels:oneshot_benchmark
+//
+// Reference (the issue's, tokio 1.x on the same machine kind): a oneshot
+// round trip 91 ns. Goal: under 45 ns. "Round trip" here is a request and
+// its response, each through a fresh oneshot, between two tasks (2 channels
+// created, 2 sends, 2 receives, 2 task switches per round trip); the bare
+// cases time one channel (create + send + receive) without an executor.
+#include <cstdint>
+#include <future>
+#include <utility>
+
+#include "benchmark/benchmark.h"
+#include "channels/oneshot.h"
+#include "channels/watch.h"
+#include "executor/local_executor.h"
+#include "executor/thread_pool.h"
+#include "future/context.h"
+#include "future/task.h"
+
+namespace weft {
+namespace {
+
+// Counter for "nanoseconds per item".
+benchmark::Counter per_item(double items) {
+  return benchmark::Counter(items, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// ---------------------------------------------------------------------------
+// Bare: no executor
+// ---------------------------------------------------------------------------
+
+// create + send + receive (the value is there at the first poll).
+void BM_OneshotCreateSendRecv(benchmark::State& state) {
+  Context cx(noop_waker());
+  std::int64_t sum = 0;
+  for (auto _ : state) {
+    auto [tx, rx] = oneshot<int>();
+    (void)tx.send(1);
+    sum += rx.poll(cx).value().value();
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["per_channel"] = per_item(static_cast<double>(state.iterations()));
+}
+BENCHMARK(BM_OneshotCreateSendRecv);
+
+void BM_LocalOneshotCreateSendRecv(benchmark::State& state) {
+  Context cx(noop_waker());
+  std::int64_t sum = 0;
+  for (auto _ : state) {
+    auto [tx, rx] = local_oneshot<int>();
+    (void)tx.send(1);
+    sum += rx.poll(cx).value().value();
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["per_channel"] = per_item(static_cast<double>(state.iterations()));
+}
+BENCHMARK(BM_LocalOneshotCreateSendRecv);
+
+// create, poll (pending: registers the waker), send (wakes), poll (ready).
+template <class Make>
+void pending_send_recv(benchmark::State& state, Make make) {
+  Context cx(noop_waker());
+  std::int64_t sum = 0;
+  for (auto _ : state) {
+    auto [tx, rx] = make();
+    if (rx.poll(cx).is_ready()) state.SkipWithError("ready before send");
+    (void)tx.send(1);
+    sum += rx.poll(cx).value().value();
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["per_channel"] = per_item(static_cast<double>(state.iterations()));
+}
+void BM_OneshotPendingSendRecv(benchmark::State& state) {
+  pending_send_recv(state, [] { return oneshot<int>(); });
+}
+BENCHMARK(BM_OneshotPendingSendRecv);
+void BM_LocalOneshotPendingSendRecv(benchmark::State& state) {
+  pending_send_recv(state, [] { return local_oneshot<int>(); });
+}
+BENCHMARK(BM_LocalOneshotPendingSendRecv);
+
+// The standard library's one-value channel: promise + future on one thread.
+void BM_StdPromiseFuture(benchmark::State& state) {
+  std::int64_t sum = 0;
+  for (auto _ : state) {
+    std::promise<int> p;
+    std::future<int> f = p.get_future();
+    p.set_value(1);
+    sum += f.get();
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["per_channel"] = per_item(static_cast<double>(state.iterations()));
+}
+BENCHMARK(BM_StdPromiseFuture);
+
+// ---------------------------------------------------------------------------
+// Round trips between two tasks
+// ---------------------------------------------------------------------------
+
+// A request carries its response's sender and the receiver of the next
+// request, so both directions use a fresh oneshot every time.
+template <bool kSync>
+struct Req {
+  int v;
+  OneshotSender<int, kSync> reply;
+  OneshotReceiver<Req, kSync> next;
+};
+
+template <bool kSync>
+auto make_channel() {
+  if constexpr (kSync) {
+    return oneshot<Req<kSync>>();
+  } else {
+    return local_oneshot<Req<kSync>>();
+  }
+}
+template <bool kSync>
+auto make_int_channel() {
+  if constexpr (kSync) {
+    return oneshot<int>();
+  } else {
+    return local_oneshot<int>();
+  }
+}
+
+template <bool kSync>
+Task<> server(OneshotReceiver<Req<kSync>, kSync> rx) {
+  for (;;) {
+    auto r = co_await rx;
+    if (!r) co_return;  // the client is done
+    Req<kSync> q = std::move(r).value();
+    (void)q.reply.send(q.v + 1);
+    rx = std::move(q.next);
+  }
+}
+
+template <bool kSync>
+Task<std::int64_t> client(OneshotSender<Req<kSync>, kSync> tx, std::int64_t n) {
+  std::int64_t sum = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    auto [next_tx, next_rx] = make_channel<kSync>();
+    auto [reply_tx, reply_rx] = make_int_channel<kSync>();
+    (void)tx.send(Req<kSync>{static_cast<int>(i), std::move(reply_tx), std::move(next_rx)});
+    Result<int, RecvError> r = co_await reply_rx;
+    sum += r.value();
+    tx = std::move(next_tx);
+  }
+  co_return sum;
+}
+
+template <bool kSync>
+void local_round_trip(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  LocalExecutor ex;
+  for (auto _ : state) {
+    auto [tx, rx] = make_channel<kSync>();
+    ex.spawn_local(server<kSync>(std::move(rx))).detach();
+    auto sum = ex.block_on(client<kSync>(std::move(tx), n));
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["per_round_trip"] = per_item(static_cast<double>(state.iterations() * n));
+}
+void BM_OneshotRoundTripLocalExecutor(benchmark::State& state) { local_round_trip<true>(state); }
+BENCHMARK(BM_OneshotRoundTripLocalExecutor)->Arg(10000);
+void BM_LocalOneshotRoundTripLocalExecutor(benchmark::State& state) {
+  local_round_trip<false>(state);
+}
+BENCHMARK(BM_LocalOneshotRoundTripLocalExecutor)->Arg(10000);
+
+void BM_OneshotRoundTripThreadPool2(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  ThreadPool pool(2);
+  for (auto _ : state) {
+    auto [tx, rx] = oneshot<Req<true>>();
+    pool.spawn(server<true>(std::move(rx))).detach();
+    auto r = pool.block_on(pool.spawn(client<true>(std::move(tx), n)));
+    benchmark::DoNotOptimize(r.value());
+  }
+  state.counters["per_round_trip"] = per_item(static_cast<double>(state.iterations() * n));
+}
+BENCHMARK(BM_OneshotRoundTripThreadPool2)->Arg(10000)->UseRealTime();
+
+// ---------------------------------------------------------------------------
+// watch
+// ---------------------------------------------------------------------------
+
+// send + changed() (ready at once) + borrow_and_update, one thread.
+void BM_WatchSendChanged(benchmark::State& state) {
+  auto [tx, rx] = watch<std::int64_t>(0);
+  Context cx(noop_waker());
+  std::int64_t i = 0, sum = 0;
+  for (auto _ : state) {
+    (void)tx.send(++i);
+    auto c = rx.changed();
+    (void)c.poll(cx);
+    sum += *rx.borrow_and_update();
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["per_send"] = per_item(static_cast<double>(state.iterations()));
+}
+BENCHMARK(BM_WatchSendChanged);
+
+// changed() pending (queued), send (wakes it), changed() ready.
+void BM_WatchPendingSendChanged(benchmark::State& state) {
+  auto [tx, rx] = watch<std::int64_t>(0);
+  Context cx(noop_waker());
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    auto c = rx.changed();
+    if (c.poll(cx).is_ready()) state.SkipWithError("ready before send");
+    (void)tx.send(++i);
+    benchmark::DoNotOptimize(c.poll(cx).is_ready());
+  }
+  state.counters["per_send"] = per_item(static_cast<double>(state.iterations()));
+}
+BENCHMARK(BM_WatchPendingSendChanged);
+
+// Ping-pong through two watch channels between two tasks.
+Task<> watch_echo(WatchReceiver<std::int64_t> in, WatchSender<std::int64_t> out) {
+  while (co_await in.changed()) {
+    const std::int64_t v = *in.borrow_and_update();
+    (void)out.send(v);
+  }
+}
+Task<std::int64_t> watch_ping(WatchSender<std::int64_t> out, WatchReceiver<std::int64_t> in,
+                              std::int64_t n) {
+  std::int64_t sum = 0;
+  for (std::int64_t i = 1; i <= n; ++i) {
+    (void)out.send(i);
+    if (!co_await in.changed()) break;
+    sum += *in.borrow_and_update();
+  }
+  co_return sum;
+}
+void BM_WatchRoundTripLocalExecutor(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  LocalExecutor ex;
+  for (auto _ : state) {
+    auto [a_tx, a_rx] = watch<std::int64_t>(0);
+    auto [b_tx, b_rx] = watch<std::int64_t>(0);
+    ex.spawn_local(watch_echo(std::move(a_rx), std::move(b_tx))).detach();
+    auto sum = ex.block_on(watch_ping(std::move(a_tx), std::move(b_rx), n));
+    benchmark::DoNotOptimize(sum);
+    ex.run_until_stalled();
+  }
+  state.counters["per_round_trip"] = per_item(static_cast<double>(state.iterations() * n));
+}
+BENCHMARK(BM_WatchRoundTripLocalExecutor)->Arg(10000);
+
+}  // namespace
+}  // namespace weft

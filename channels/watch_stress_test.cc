@@ -1,0 +1,181 @@
+// watch under contention: one writer incrementing while three readers wait
+// (changed(), a poll loop that cancels its changed() futures, and a
+// has_changed() spinner); then close races (sender drop against waiting
+// readers, receiver drops against closed()). Bounded by count and deadline.
+// Run under tsan: ./bazelw test --config=tsan //channels:watch_stress_test
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "channels/watch.h"
+#include "future/block_on.h"
+#include "future/testing/test_waker.h"
+#include "gtest/gtest.h"
+
+namespace weft {
+namespace {
+
+constexpr auto kDeadline = std::chrono::seconds(40);
+
+bool past(std::chrono::steady_clock::time_point start) {
+  return std::chrono::steady_clock::now() - start > kDeadline;
+}
+
+TEST(WatchStressTest, OneWriterThreeReaders) {
+  constexpr int kValues = 200000;
+  const auto start = std::chrono::steady_clock::now();
+  auto [tx, rx] = watch<std::int64_t>(0);
+  std::atomic<std::int64_t> last_written{0};
+  testing::CountingWaker cancel_waker;  // outlives the channel
+  std::vector<std::int64_t> seen_last(3, -1);
+  std::vector<std::int64_t> changes(3, 0);
+
+  // Reader 0: block_on(changed()) then borrow_and_update.
+  auto blocking_reader = [&](WatchReceiver<std::int64_t> r, int id) {
+    std::int64_t last = *r.borrow_and_update();
+    while (block_on(r.changed())) {
+      const std::int64_t v = *r.borrow_and_update();
+      ASSERT_GT(v, last) << "reader " << id << " saw a value go back";
+      last = v;
+      changes[id] += 1;
+    }
+    seen_last[id] = last;
+  };
+  // Reader 1: polls a changed() once with a counting waker and drops it
+  // (cancellation racing the writer's wake-ups), then waits properly.
+  auto cancelling_reader = [&](WatchReceiver<std::int64_t> r, int id) {
+    std::int64_t last = *r.borrow_and_update();
+    for (;;) {
+      int outcome;  // 1 changed, 0 closed, -1 pending (then cancelled)
+      {
+        auto c = r.changed();
+        Waker w = cancel_waker.waker();
+        Context cx(w);
+        auto p = c.poll(cx);
+        outcome = p.is_pending() ? -1 : p.value().is_ok() ? 1 : 0;
+      }  // a queued `c` is cancelled here: that loses nothing, so wait anew
+      if (outcome == -1) outcome = block_on(r.changed()).is_ok() ? 1 : 0;
+      if (outcome == 0) break;
+      const std::int64_t v = *r.borrow_and_update();
+      ASSERT_GT(v, last) << "reader " << id << " saw a value go back";
+      last = v;
+      changes[id] += 1;
+    }
+    seen_last[id] = last;
+  };
+  // Reader 2: never waits; has_changed() until Closed.
+  auto spinning_reader = [&](WatchReceiver<std::int64_t> r, int id) {
+    std::int64_t last = *r.borrow_and_update();
+    for (;;) {
+      auto hc = r.has_changed();
+      if (!hc) break;
+      if (!hc.value()) {
+        std::this_thread::yield();
+        continue;
+      }
+      const std::int64_t v = *r.borrow_and_update();
+      ASSERT_GE(v, last) << "reader " << id << " saw a value go back";
+      last = v;
+      changes[id] += 1;
+    }
+    seen_last[id] = last;
+  };
+
+  std::thread r0(blocking_reader, rx, 0);
+  std::thread r1(cancelling_reader, rx, 1);
+  std::thread r2(spinning_reader, std::move(rx), 2);
+  std::thread writer([&, tx = std::move(tx)]() mutable {
+    std::int64_t i = 0;
+    while (i < kValues && !past(start)) {
+      i += 1;
+      if (i % 2 == 0) {
+        ASSERT_TRUE(tx.send(i).is_ok());
+      } else {
+        tx.send_modify([](std::int64_t& v) { v += 1; });
+      }
+      if (i % 64 == 0) std::this_thread::yield();  // let the readers in more often
+    }
+    last_written.store(i);
+  });  // tx dropped at the end of the lambda's life: with the thread object
+  writer.join();
+  r0.join();
+  r1.join();
+  r2.join();
+  const std::int64_t final_value = last_written.load();
+  EXPECT_GT(final_value, 0);
+  for (int id = 0; id < 3; ++id) {
+    EXPECT_EQ(seen_last[id], final_value) << "reader " << id;
+    EXPECT_GT(changes[id], 0) << "reader " << id;
+  }
+  EXPECT_EQ(cancel_waker.outstanding(), 0);
+  std::printf("watch stress: %lld values; changes seen per reader: %lld %lld %lld\n",
+              static_cast<long long>(final_value), static_cast<long long>(changes[0]),
+              static_cast<long long>(changes[1]), static_cast<long long>(changes[2]));
+}
+
+// Sender drop against readers that are about to wait: every reader ends
+// with Closed, having seen the last value.
+TEST(WatchStressTest, SenderDropRacesWaitingReaders) {
+  constexpr int kRounds = 2000;
+  const auto start = std::chrono::steady_clock::now();
+  int rounds = 0;
+  for (; rounds < kRounds && !past(start); ++rounds) {
+    auto [tx, rx] = watch<int>(0);
+    const int last = 1 + rounds % 3;
+    auto reader = [](WatchReceiver<int> r, int expect) {
+      int got = 0;
+      while (block_on(r.changed())) got = *r.borrow_and_update();
+      if (r.has_changed().is_ok()) ADD_FAILURE() << "has_changed must be Err(Closed) after Closed";
+      EXPECT_EQ(*r.borrow(), expect);
+      EXPECT_LE(got, expect);
+    };
+    std::thread a(reader, rx, last);
+    std::thread b(reader, std::move(rx), last);
+    for (int i = 1; i <= last; ++i) EXPECT_TRUE(tx.send(i).is_ok());
+    { auto gone = std::move(tx); }
+    a.join();
+    b.join();
+  }
+  EXPECT_GT(rounds, 0);
+}
+
+// Receiver drops (and copies) against the sender's closed() and sends.
+TEST(WatchStressTest, ReceiverDropsRaceClosed) {
+  constexpr int kRounds = 2000;
+  const auto start = std::chrono::steady_clock::now();
+  int rounds = 0;
+  std::int64_t refused = 0;
+  for (; rounds < kRounds && !past(start); ++rounds) {
+    auto [tx, rx] = watch<int>(0);
+    auto rx2 = rx;
+    std::thread a([r = std::move(rx)]() mutable {
+      auto copy = r;  // a copy made and dropped while others go
+      (void)copy.has_changed();
+    });
+    std::thread b([r = std::move(rx2)]() mutable {
+      auto c = r.changed();
+      Context cx(noop_waker());
+      (void)c.poll(cx);  // queued (or ready), then cancelled with the receiver
+    });
+    int i = 0;
+    while (tx.send(++i).is_ok() && i < 50) {
+    }
+    block_on(tx.closed());
+    EXPECT_EQ(tx.receiver_count(), 0u);
+    auto r = tx.send(-1);
+    EXPECT_TRUE(r.is_err());
+    refused += i < 50 ? 1 : 0;
+    a.join();
+    b.join();
+  }
+  EXPECT_GT(rounds, 0);
+  std::printf("watch close races: %d rounds, %lld with a send refused before 50\n", rounds,
+              static_cast<long long>(refused));
+}
+
+}  // namespace
+}  // namespace weft
