@@ -135,7 +135,7 @@ class ReadyQueue {
 };
 
 class LocalScheduler;
-inline thread_local LocalScheduler* tl_local_scheduler = nullptr;
+inline constinit thread_local LocalScheduler* tl_local_scheduler = nullptr;
 
 // LocalScheduler: the shared state of a LocalExecutor (reference counted by
 // the executor, every task and every root waker; see task_header.h).
@@ -394,7 +394,7 @@ class EnterLocal {
   LocalScheduler* saved_;
 };
 
-inline thread_local LocalExecutor* tl_local_executor = nullptr;
+inline constinit thread_local LocalExecutor* tl_local_executor = nullptr;
 
 }  // namespace executor_internal
 

@@ -262,7 +262,7 @@ class BlockingScheduler final : public Scheduler {
 
   ~BlockingScheduler() override = default;  // through Scheduler::release()
 
-  inline static thread_local const BlockingScheduler* tl_current = nullptr;
+  inline static constinit thread_local const BlockingScheduler* tl_current = nullptr;
   bool on_pool_thread() const noexcept { return tl_current == this; }
 
   void enqueue_locked(TaskHeader* t) noexcept {

@@ -172,7 +172,7 @@ struct PoolWorker {
 };
 
 // The worker running on this thread (nullptr on other threads).
-inline thread_local PoolWorker* tl_pool_worker = nullptr;
+inline constinit thread_local PoolWorker* tl_pool_worker = nullptr;
 
 // PoolScheduler
 //

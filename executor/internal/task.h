@@ -87,22 +87,37 @@
 
 namespace weft::executor_internal {
 
-// Per-thread free lists of TaskMemory (below).
+// Per-thread free lists of TaskMemory (below). The lists are trivially
+// destructible and constant-initialised, so the fast path has no TLS guard;
+// a separate reaper, registered by the first free on a thread, empties them
+// when the thread exits (frame_allocator.h's pattern).
 struct TaskMemoryCache {
   static constexpr std::size_t kClasses = 64;
   struct Node {
     Node* next;
   };
-  Node* heads[kClasses] = {};
-  std::uint16_t counts[kClasses] = {};
-  ~TaskMemoryCache() {
+  Node* heads[kClasses];
+  std::uint16_t counts[kClasses];
+  bool armed;  // the reaper is registered
+  bool dead;   // the thread is exiting: free to the heap, cache nothing
+
+  void trim() noexcept {
     for (Node*& head : heads) {
       while (head != nullptr) ::operator delete(std::exchange(head, head->next));
     }
+    for (std::uint16_t& c : counts) c = 0;
   }
 };
 #if WEFT_TASK_MEMORY_CACHE
-inline thread_local TaskMemoryCache tl_task_memory;
+inline constinit thread_local TaskMemoryCache tl_task_memory{};
+struct TaskMemoryReaper {
+  bool armed;  // zero-initialised (thread storage)
+  ~TaskMemoryReaper() {
+    tl_task_memory.trim();
+    tl_task_memory.dead = true;
+  }
+};
+inline thread_local TaskMemoryReaper tl_task_memory_reaper;
 #endif
 
 // TaskMemory
@@ -144,6 +159,14 @@ class TaskMemory {
     const std::size_t c = class_of(n);
     if (c < kClasses) {
       TaskMemoryCache& cache = tl_task_memory;
+      if (!cache.armed) [[unlikely]] {
+        if (cache.dead) {
+          ::operator delete(p);
+          return;
+        }
+        tl_task_memory_reaper.armed = true;  // an odr-use: registers the reaper for this thread
+        cache.armed = true;
+      }
       if (cache.counts[c] < kMaxPerClass) {
         Node* node = static_cast<Node*>(p);
         node->next = cache.heads[c];

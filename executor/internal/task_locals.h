@@ -54,7 +54,7 @@ struct LocalBinding {
   LocalBinding* prev;
 };
 
-inline thread_local LocalBinding* tl_bindings = nullptr;
+inline constinit thread_local LocalBinding* tl_bindings = nullptr;
 
 // The innermost value bound to `key`, or nullptr.
 inline void* find_binding(const TaskLocalKey* key) noexcept {
