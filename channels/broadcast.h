@@ -47,9 +47,10 @@
 // a waiter's `queued` flag, which the waking sender clears (release) as its
 // last access to the node after taking its waker; the owning future reads it
 // (acquire) and locks the tail only while it is set.
-// `T`'s destructor never runs under a channel mutex (overwritten and
-// abandoned values are destroyed after unlocking), so a `T` may itself hold
-// handles of the same channel.
+// A live `T` is never destroyed under a channel mutex (overwritten and
+// abandoned values are moved out and destroyed after unlocking; only the
+// emptied, moved-from shell is destroyed under the slot lock), so a `T` may
+// itself hold handles of the same channel.
 //
 // Contract: senders are thread-safe (`send`, `subscribe`, `receiver_count`
 // may be called concurrently on one sender). A receiver is used by one task

@@ -133,9 +133,19 @@ class OnceCell {
   Result<void, SetError<T>> set(T value) {
     if (initialized()) return Err{SetError<T>::already_initialized(std::move(value))};
     switch (sem_.try_acquire(1)) {
-      case channels_internal::BatchSemaphore::TryResult::kOk:
+      case channels_internal::BatchSemaphore::TryResult::kOk: {
+        // If T's move constructor throws, the permit goes back (else every
+        // later get_or_init would wait forever).
+        struct GiveBack {
+          channels_internal::BatchSemaphore* sem;
+          ~GiveBack() {
+            if (sem != nullptr) sem->release(1);
+          }
+        } give_back{&sem_};
         publish(std::move(value));
+        give_back.sem = nullptr;
         return {};
+      }
       case channels_internal::BatchSemaphore::TryResult::kClosed:
         return Err{SetError<T>::already_initialized(std::move(value))};
       case channels_internal::BatchSemaphore::TryResult::kNoPermits:

@@ -46,11 +46,12 @@
 //   - A value sent but never received is destroyed exactly once: by the
 //     receiver's destructor or close-and-drop, or with the shared state.
 //
-// Cancellation: the receiver is cancel-safe (`kCancelSafe`): the value stays
-// in the shared slot until a poll or `try_recv` returns it, so stopping to
-// poll after Pending loses nothing. Destroying the receiver itself closes the
-// channel and destroys a value already sent (as in tokio): a `select` arm
-// that may lose should be `rx.recv()`, which borrows the receiver and leaves
+// Cancellation: the value stays in the shared slot until a poll or
+// `try_recv` returns it, so stopping to poll after Pending loses nothing. But
+// destroying the receiver itself closes the channel and destroys a value
+// already sent (as in tokio), so the owning receiver is NOT cancel-safe (no
+// `kCancelSafe`: `select` drops a losing arm, which would drop the value). A
+// `select` arm should be `rx.recv()`, which borrows the receiver and leaves
 // it intact when dropped. Destroying a pending receiver or `closed()` future
 // takes its waker back out of the channel (a dropped `recv()` leaves the
 // waker registered until the receiver is polled again or dropped).
@@ -368,7 +369,8 @@ class OneshotSender {
 // OneshotReceiver<T>
 //
 // Move-only; a Future of `Result<T, RecvError>` (Unpin: its waker lives in
-// the shared state, so it may move between polls). Cancel-safe.
+// the shared state, so it may move between polls). Not cancel-safe when
+// dropped (see the top); `recv()` is.
 template <class T, bool kSync>
 class [[nodiscard("futures do nothing unless polled")]] OneshotReceiver {
   using State = channels_internal::OneshotState<T, kSync>;
@@ -376,8 +378,8 @@ class [[nodiscard("futures do nothing unless polled")]] OneshotReceiver {
  public:
   using Output = Result<T, RecvError>;
   static constexpr bool kUnpin = true;
-  // The value stays in the channel until a poll returns it.
-  static constexpr bool kCancelSafe = true;
+  // Not cancel-safe (no kCancelSafe): dropping the receiver destroys a value
+  // already sent. Use `recv()` as a select arm.
 
   OneshotReceiver() noexcept = default;  // empty: as after completion
   OneshotReceiver(OneshotReceiver&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}

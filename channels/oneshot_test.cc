@@ -27,7 +27,7 @@ static_assert(Future<OneshotReceiver<int>>);
 static_assert(Future<LocalOneshotReceiver<int>>);
 static_assert(Future<OneshotClosed<int>>);
 static_assert(CancelSafe<OneshotRecv<int>>);
-static_assert(CancelSafe<OneshotReceiver<int>>);
+static_assert(!CancelSafe<OneshotReceiver<int>>);  // dropping it drops a sent value
 static_assert(CancelSafe<OneshotClosed<int>>);
 static_assert(Unpin<OneshotReceiver<int>>);
 static_assert(std::is_same_v<OutputOf<OneshotReceiver<int>>, Result<int, RecvError>>);
@@ -393,6 +393,29 @@ TYPED_TEST(OneshotTest, RecvBorrowsSoALosingSelectArmLosesNothing) {
     EXPECT_EQ(std::get<0>(out).value().v, 3);
   }
   EXPECT_TRUE(rx.is_terminated());
+}
+
+// The owning receiver is NOT cancel-safe (future/future.h: dropping a
+// cancel-safe future before Ready loses no received message): a select arm
+// that owns the receiver and loses destroys a value sent after its last poll.
+// Such an arm must be `rx.recv()` (or an explicit `unsafe_cancel`).
+TYPED_TEST(OneshotTest, OwningReceiverIsNotCancelSafe) {
+  EXPECT_FALSE(CancelSafe<OneshotReceiver<int>>);
+  EXPECT_FALSE(CancelSafe<LocalOneshotReceiver<int>>);
+  auto [tx, rx] = TypeParam::template make<Counted>();
+  CountingWaker w;
+  const int destroyed_before = Counted::destroyed.load();
+  {
+    auto s = select_biased(yield_now(), unsafe_cancel(std::move(rx)));
+    EXPECT_TRUE(poll_once(s, w).is_pending());  // both arms pending
+    EXPECT_TRUE(tx.send(Counted(3)).is_ok());   // delivered into the channel...
+    const int after_send = Counted::destroyed.load();
+    auto out = poll_once(s, w).value();
+    EXPECT_EQ(out.index(), 0u);  // ...but the yield arm wins
+    // The losing receiver was dropped and took the sent value with it.
+    EXPECT_EQ(Counted::destroyed.load(), after_send + 1);
+  }
+  EXPECT_GT(Counted::destroyed.load(), destroyed_before);
 }
 
 TYPED_TEST(OneshotTest, RecvPendingThenWoken) {
