@@ -1,0 +1,296 @@
+// -----------------------------------------------------------------------------
+// File: channels/internal/mpsc_queue.h
+// -----------------------------------------------------------------------------
+//
+// `MpscQueue<T>`: the lock-free multi-producer single-consumer queue under
+// `mpsc` and `unbounded_mpsc`. Unbounded: a linked list of blocks of
+// `kBlockSize` slots; consumed blocks are recycled to the end of the list, so
+// a queue in steady state allocates nothing. Rust: tokio's
+// `sync::mpsc::list` / `block` (same idea; different ready-flag and
+// wake-up protocol, see below). Not API.
+//
+//   producers:  push(std::move(v))  -> kPushed | kPushedWake | kClosed
+//   consumer:   T* v = peek();  use(std::move(*v));  pop();
+//               park() / unpark()   (the "consumer sleeps" bit, see below)
+//               close()             (producers fail from then on)
+//
+// The tail word (`tail_`, one atomic uint64):
+//   bits 0..61  the next slot index to claim
+//   bit 62      kParkedBit: the consumer is (or may be) asleep
+//   bit 63      kClosedBit: closed; claims fail
+//
+// Push (any thread):
+//   1. `tail_.fetch_add(1)` (acq_rel) claims index i and reads both bits.
+//      If kClosedBit was set, nothing was claimed: return kClosed (the value
+//      stays with the caller). The index counter still moved; the consumer
+//      never reads past the index it saw when it closed.
+//   2. Find i's block: load `block_tail_` (acquire; a hint at or before i's
+//      block) and walk `next` (acquire), allocating or linking blocks at the
+//      end as needed (CAS release on `next`).
+//   3. Construct the value in the slot, then `ready.store(1, release)`: a
+//      plain store, no read-modify-write.
+//   4. If kParkedBit was set at step 1, return kPushedWake: the caller wakes
+//      the consumer (after step 3).
+// So a push is one RMW (the claim) when nobody sleeps.
+//
+// Consumer (one thread at a time; rx-owned fields need no atomics):
+//   peek: `ready.load(acquire)` of slot `head_` (synchronises with step 3,
+//   so the value is visible). Slots are consumed strictly in index order.
+//
+// Sleeping without lost wake-ups (park protocol):
+//   park(): `tail_.fetch_or(kParkedBit)` (acq_rel) returns P, the tail index
+//   at that moment. Every push that claims an index >= P sees the bit at its
+//   step 1 and returns kPushedWake. A push that claimed an index < P did not
+//   see it: if such a slot is still unwritten when the consumer wants to
+//   sleep (head_ < P and slot head_ not ready), the consumer must not sleep
+//   on it (the channel spins briefly, then yields). The consumer registers
+//   its waker *before* park(), so the fetch_add that sees the bit
+//   synchronises with the registration (RMW chain on `tail_`).
+//   unpark(): `fetch_and(~kParkedBit)`, once the consumer is running again.
+//
+// Block recycling (why a block is never freed while a producer may read it):
+//   - `block_tail_` advances past block B (CAS acq_rel) only when all of B's
+//     slots are written: every producer that ever needs B has found it, so no
+//     producer is stranded behind the hint.
+//   - The producer whose CAS advanced it then reads the tail with an RMW
+//     (`fetch_add(0)`, acq_rel) into `B.observed_tail` and sets `B.released`
+//     (release). Any producer that loaded a hint at or before B claimed its
+//     index before that RMW (otherwise the RMW chain on `tail_` would make the
+//     CAS visible to its hint load), so its index < observed_tail.
+//   - The consumer reclaims B (resets it and appends it to the end of the
+//     list, CAS acq_rel; or frees it after 3 failed tries) only when
+//     `released` (acquire) and `head_ >= observed_tail`: every producer that
+//     could have walked through B has written its slot (the consumer read
+//     its ready flag with acquire), so it is done walking.
+//   A block's `start`, `observed_tail` and slots are plain fields, published
+//   by the release on `next` / `released` / `ready` respectively.
+//
+// Costs: push = 1 RMW + 1 release store (+ a walk once per block per
+// producer; an RMW and 32 loads to advance the hint once per block). peek/pop
+// = 1 acquire load; no RMW. One block (kBlockSize * (sizeof(T) + align) +
+// 32 bytes) allocated per 32 slots until blocks start being recycled.
+// Contract: T is nothrow-move-constructible (a claimed slot must be
+// written); out of memory while growing aborts (a claimed slot cannot be
+// given back). One consumer at a time. The destructor runs when no producer
+// or consumer is active; it destroys every value still in the queue.
+#ifndef WEFT_CHANNELS_INTERNAL_MPSC_QUEUE_H_
+#define WEFT_CHANNELS_INTERNAL_MPSC_QUEUE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "tools/base/assert.h"
+#include "tools/base/sync.h"
+
+namespace weft::channels_internal {
+
+template <class T, std::size_t kBlockSize = 32>
+class MpscQueue {
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "MpscQueue<T>: T must be nothrow move constructible (a claimed slot must be filled)");
+  static_assert(kBlockSize >= 2 && (kBlockSize & (kBlockSize - 1)) == 0, "kBlockSize: a power of two");
+
+ public:
+  static constexpr std::uint64_t kClosedBit = std::uint64_t{1} << 63;
+  static constexpr std::uint64_t kParkedBit = std::uint64_t{1} << 62;
+  static constexpr std::uint64_t kIndexMask = kParkedBit - 1;
+
+  enum class PushResult : std::uint8_t { kPushed, kPushedWake, kClosed };
+
+  MpscQueue() {
+    Block* b = new_block(0);
+    block_tail_.store(b, sync::kRelaxed);
+    head_block_ = b;
+    free_head_ = b;
+  }
+  MpscQueue(const MpscQueue&) = delete;
+  MpscQueue& operator=(const MpscQueue&) = delete;
+
+  ~MpscQueue() {
+    while (T* v = peek()) {
+      (void)v;
+      pop();
+    }
+    for (Block* b = free_head_; b != nullptr;) {
+      Block* next = b->next.load(sync::kRelaxed);
+      delete b;
+      b = next;
+    }
+  }
+
+  // ---- producers (any thread) ----
+
+  // Moves `v` into the queue, unless closed (kClosed: `v` is untouched).
+  PushResult push(T&& v) noexcept {
+    const std::uint64_t prev = tail_.fetch_add(1, sync::kAcqRel);
+    if ((prev & kClosedBit) != 0) return PushResult::kClosed;
+    const std::uint64_t i = prev & kIndexMask;
+    Block* b = block_tail_.load(sync::kAcquire);
+    if (b->start != (i & ~kOffsetMask)) b = find_block(b, i);
+    Slot& s = b->slots[i & kOffsetMask];
+    ::new (static_cast<void*>(&s.value)) T(std::move(v));
+    s.ready.store(1, sync::kRelease);
+    return (prev & kParkedBit) != 0 ? PushResult::kPushedWake : PushResult::kPushed;
+  }
+
+  // The next index a push would claim (acquire; a snapshot).
+  std::uint64_t tail_index() const noexcept { return tail_.load(sync::kAcquire) & kIndexMask; }
+  bool is_closed() const noexcept { return (tail_.load(sync::kAcquire) & kClosedBit) != 0; }
+
+  // ---- consumer (one thread at a time) ----
+
+  // The value at the head if it is written; nullptr otherwise (empty, or
+  // claimed but not yet written).
+  T* peek() noexcept {
+    Block* b = head_block_;
+    const std::uint64_t off = head_ & kOffsetMask;
+    if (off == 0 && b->start != head_) {  // consumed all of `b`: move on
+      Block* next = b->next.load(sync::kAcquire);
+      if (next == nullptr) return nullptr;
+      head_block_ = next;
+      b = next;
+      reclaim_passed_blocks();
+    }
+    Slot& s = b->slots[off];
+    if (s.ready.load(sync::kAcquire) == 0) return nullptr;
+    return std::launder(reinterpret_cast<T*>(&s.value));
+  }
+
+  // Destroys the value at the head (peek() must have returned it) and
+  // advances.
+  void pop() noexcept {
+    Slot& s = head_block_->slots[head_ & kOffsetMask];
+    std::launder(reinterpret_cast<T*>(&s.value))->~T();
+    head_ += 1;
+  }
+
+  // The index of the next value to consume.
+  std::uint64_t head_index() const noexcept { return head_; }
+
+  // Sets kParkedBit; returns the tail index at that moment (see park
+  // protocol). Register the waker first.
+  std::uint64_t park() noexcept { return tail_.fetch_or(kParkedBit, sync::kAcqRel) & kIndexMask; }
+  void unpark() noexcept { tail_.fetch_and(~kParkedBit, sync::kRelaxed); }
+
+  // Sets kClosedBit; returns the tail index at that moment: exactly the
+  // slots below it will be written. Idempotent.
+  std::uint64_t close() noexcept { return tail_.fetch_or(kClosedBit, sync::kAcqRel) & kIndexMask; }
+
+  static constexpr std::size_t block_size() noexcept { return kBlockSize; }
+
+ private:
+  static constexpr std::uint64_t kOffsetMask = kBlockSize - 1;
+  static constexpr int kReclaimTries = 3;
+
+  struct Slot {
+    sync::Atomic<std::uint8_t> ready{0};  // 1: `value` constructed (release)
+    alignas(T) unsigned char value[sizeof(T)];
+  };
+
+  struct Block {
+    explicit Block(std::uint64_t s) noexcept : start(s) {}
+    std::uint64_t start;                      // first index; set before publication
+    sync::Atomic<Block*> next{nullptr};       // release on link, acquire on walk
+    sync::Atomic<bool> released{false};       // block_tail_ moved past (release)
+    std::uint64_t observed_tail = 0;          // published by `released`
+    Slot slots[kBlockSize];
+
+    void reset(std::uint64_t s) noexcept {
+      start = s;
+      next.store(nullptr, sync::kRelaxed);
+      released.store(false, sync::kRelaxed);
+      observed_tail = 0;
+      for (Slot& sl : slots) sl.ready.store(0, sync::kRelaxed);
+    }
+    bool all_written() const noexcept {
+      for (const Slot& sl : slots) {
+        if (sl.ready.load(sync::kAcquire) == 0) return false;
+      }
+      return true;
+    }
+  };
+
+  static Block* new_block(std::uint64_t start) noexcept {
+    Block* b = new (std::nothrow) Block(start);
+    WEFT_HARDENING_ASSERT(b != nullptr, "mpsc: out of memory growing the queue");
+    return b;
+  }
+
+  // Walks from `b` (the hint) to the block of index `i`, growing the list
+  // and advancing the hint past fully written blocks on the way.
+  Block* find_block(Block* b, std::uint64_t i) noexcept {
+    const std::uint64_t target = i & ~kOffsetMask;
+    bool may_advance = true;
+    while (b->start != target) {
+      WEFT_ASSERT(b->start < target, "mpsc queue: block hint is past the claimed index");
+      Block* next = b->next.load(sync::kAcquire);
+      if (next == nullptr) next = grow(b);
+      if (may_advance && b->all_written()) {
+        Block* expected = b;
+        if (block_tail_.compare_exchange_strong(expected, next, sync::kAcqRel, sync::kRelaxed)) {
+          b->observed_tail = tail_.fetch_add(0, sync::kAcqRel) & kIndexMask;
+          b->released.store(true, sync::kRelease);  // last touch of `b`
+        } else {
+          may_advance = false;  // someone else moves the hint
+        }
+      } else {
+        may_advance = false;  // only a prefix of full blocks may be passed
+      }
+      b = next;
+    }
+    return b;
+  }
+
+  // Links a new block after `b`; if another thread linked one first, keeps
+  // the new block as a spare at the end of the list. Returns b's next.
+  Block* grow(Block* b) noexcept {
+    Block* nb = new_block(b->start + kBlockSize);
+    Block* expected = nullptr;
+    if (b->next.compare_exchange_strong(expected, nb, sync::kAcqRel, sync::kAcquire)) return nb;
+    append(expected, nb);
+    return expected;
+  }
+
+  // Appends `nb` (owned, unpublished) at the end of the list reachable from
+  // `from`; frees it after kReclaimTries lost races.
+  void append(Block* from, Block* nb) noexcept {
+    Block* cur = from;
+    for (int t = 0; t < kReclaimTries; ++t) {
+      for (Block* n = cur->next.load(sync::kAcquire); n != nullptr; n = cur->next.load(sync::kAcquire)) {
+        cur = n;
+      }
+      nb->start = cur->start + kBlockSize;
+      Block* expected = nullptr;
+      if (cur->next.compare_exchange_strong(expected, nb, sync::kAcqRel, sync::kAcquire)) return;
+      cur = expected;
+    }
+    delete nb;
+  }
+
+  // Consumer: recycles the blocks before `head_block_` that no producer can
+  // still be reading.
+  void reclaim_passed_blocks() noexcept {
+    while (free_head_ != head_block_) {
+      Block* b = free_head_;
+      if (!b->released.load(sync::kAcquire) || b->observed_tail > head_) return;
+      free_head_ = b->next.load(sync::kRelaxed);  // non-null: head_block_ follows
+      b->reset(0);
+      append(head_block_, b);
+    }
+  }
+
+  // Producer side (own cache line).
+  alignas(64) sync::Atomic<std::uint64_t> tail_{0};
+  sync::Atomic<Block*> block_tail_{nullptr};
+  // Consumer side (own cache line); rx-owned, plain.
+  alignas(64) std::uint64_t head_ = 0;
+  Block* head_block_ = nullptr;
+  Block* free_head_ = nullptr;  // oldest block not yet recycled (<= head_block_)
+};
+
+}  // namespace weft::channels_internal
+
+#endif  // WEFT_CHANNELS_INTERNAL_MPSC_QUEUE_H_
