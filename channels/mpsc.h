@@ -563,7 +563,8 @@ class MpscTxBase {
 template <class T, bool kBounded>
 class MpscRxBase {
  public:
-  using Item = T;  // a Stream of T
+  using Item = T;                     // a Stream of T
+  static constexpr bool kUnpin = true;  // holds a pointer; may move between polls
 
   MpscRxBase(MpscRxBase&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
   MpscRxBase& operator=(MpscRxBase&& o) noexcept {
