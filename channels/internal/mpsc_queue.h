@@ -24,9 +24,13 @@
 //      If kClosedBit was set, nothing was claimed: return kClosed (the value
 //      stays with the caller). The index counter still moved; the consumer
 //      never reads past the index it saw when it closed.
-//   2. Find i's block: load `block_tail_` (acquire; a hint at or before i's
-//      block) and walk `next` (acquire), allocating or linking blocks at the
-//      end as needed (CAS release on `next`).
+//   2. Find i's block: load `fast_tail_` (acquire; the newest block a
+//      producer located). If that is i's block (the common case), done. If
+//      it is before it, walk `next` (acquire), linking new blocks at the end
+//      (CAS acq_rel on `next`) as needed, then move `fast_tail_` forward to
+//      i's block (CAS, forward only). If it is past i's block (this producer
+//      claimed just before others moved on), walk from `block_tail_` (the
+//      safe hint, always at or before every block still to be located).
 //   3. Construct the value in the slot, then `ready.store(1, release)`: a
 //      plain store, no read-modify-write.
 //   4. If kParkedBit was set at step 1, return kPushedWake: the caller wakes
@@ -49,24 +53,31 @@
 //   unpark(): `fetch_and(~kParkedBit)`, once the consumer is running again.
 //
 // Block recycling (why a block is never freed while a producer may read it):
+//   - Two hints, both only ever moving forward along the list (CAS, compared
+//     by `start`); `fast_tail_` is past a block before that block is
+//     released.
 //   - `block_tail_` advances past block B (CAS acq_rel) only when all of B's
 //     slots are written: every producer that ever needs B has found it, so no
-//     producer is stranded behind the hint.
-//   - The producer whose CAS advanced it then reads the tail with an RMW
+//     producer is stranded behind it. The producer that moved it first makes
+//     sure `fast_tail_` is past B too, then reads the tail with an RMW
 //     (`fetch_add(0)`, acq_rel) into `B.observed_tail` and sets `B.released`
-//     (release). Any producer that loaded a hint at or before B claimed its
-//     index before that RMW (otherwise the RMW chain on `tail_` would make the
-//     CAS visible to its hint load), so its index < observed_tail.
+//     (release). Any producer that read either hint as B (or as a block
+//     before B) claimed its index before that RMW — otherwise the RMW chain
+//     on `tail_` would make both hint updates visible to its hint loads, which
+//     come after its claim — so its index < observed_tail.
 //   - The consumer reclaims B (resets it and appends it to the end of the
-//     list, CAS acq_rel; or frees it after 3 failed tries) only when
-//     `released` (acquire) and `head_ >= observed_tail`: every producer that
-//     could have walked through B has written its slot (the consumer read
-//     its ready flag with acquire), so it is done walking.
-//   A block's `start`, `observed_tail` and slots are plain fields, published
-//   by the release on `next` / `released` / `ready` respectively.
-//
-// Costs: push = 1 RMW + 1 release store (+ a walk once per block per
-// producer; an RMW and 32 loads to advance the hint once per block). peek/pop
+//     list, walking from `fast_tail_`, CAS acq_rel; or frees it after 3
+//     failed tries) only when `released` (acquire) and `head_ >=
+//     observed_tail`: every producer that could have walked through B has
+//     written its slot (the consumer read its ready flag with acquire), so it
+//     is done walking. Blocks at or after `block_tail_` are never released,
+//     so both hints always point at live blocks.
+//   - A producer preempted in the middle of a write pins `block_tail_` (its
+//     block is not all written) but not `fast_tail_`: only producers that
+//     fell behind the fast hint walk from the pinned safe hint.
+// Costs: push = 1 RMW + 1 release store (+ once per block: a step along the
+// list, a CAS on the fast hint, and 32 loads + 2 RMWs to advance the safe
+// hint). peek/pop
 // = 1 acquire load; no RMW. One block (kBlockSize * (sizeof(T) + align) +
 // 32 bytes) allocated per 32 slots until blocks start being recycled.
 // Contract: T is nothrow-move-constructible (a claimed slot must be
@@ -102,6 +113,7 @@ class MpscQueue {
 
   MpscQueue() {
     Block* b = new_block(0);
+    fast_tail_.store(b, sync::kRelaxed);
     block_tail_.store(b, sync::kRelaxed);
     head_block_ = b;
     free_head_ = b;
@@ -128,7 +140,7 @@ class MpscQueue {
     const std::uint64_t prev = tail_.fetch_add(1, sync::kAcqRel);
     if ((prev & kClosedBit) != 0) return PushResult::kClosed;
     const std::uint64_t i = prev & kIndexMask;
-    Block* b = block_tail_.load(sync::kAcquire);
+    Block* b = fast_tail_.load(sync::kAcquire);
     if (b->start != (i & ~kOffsetMask)) b = find_block(b, i);
     Slot& s = b->slots[i & kOffsetMask];
     ::new (static_cast<void*>(&s.value)) T(std::move(v));
@@ -219,29 +231,43 @@ class MpscQueue {
     return b;
   }
 
-  // Walks from `b` (the hint) to the block of index `i`, growing the list
-  // and advancing the hint past fully written blocks on the way.
+  // From `b` (the fast hint, not i's block) to the block of index `i`;
+  // then moves both hints forward.
   Block* find_block(Block* b, std::uint64_t i) noexcept {
     const std::uint64_t target = i & ~kOffsetMask;
-    bool may_advance = true;
+    if (b->start > target) b = block_tail_.load(sync::kAcquire);  // fell behind the fast hint
     while (b->start != target) {
-      WEFT_ASSERT(b->start < target, "mpsc queue: block hint is past the claimed index");
+      WEFT_ASSERT(b->start < target, "mpsc queue: hint is past the claimed index");
       Block* next = b->next.load(sync::kAcquire);
       if (next == nullptr) next = grow(b);
-      if (may_advance && b->all_written()) {
-        Block* expected = b;
-        if (block_tail_.compare_exchange_strong(expected, next, sync::kAcqRel, sync::kRelaxed)) {
-          b->observed_tail = tail_.fetch_add(0, sync::kAcqRel) & kIndexMask;
-          b->released.store(true, sync::kRelease);  // last touch of `b`
-        } else {
-          may_advance = false;  // someone else moves the hint
-        }
-      } else {
-        may_advance = false;  // only a prefix of full blocks may be passed
-      }
       b = next;
     }
+    Block* f = fast_tail_.load(sync::kAcquire);
+    while (f->start < target) {
+      if (fast_tail_.compare_exchange_weak(f, b, sync::kAcqRel, sync::kAcquire)) break;
+    }
+    advance_safe_hint(b);
     return b;
+  }
+
+  // Moves `block_tail_` past the fully written blocks before `limit`,
+  // releasing each for recycling (see "Block recycling").
+  void advance_safe_hint(Block* limit) noexcept {
+    Block* s = block_tail_.load(sync::kAcquire);
+    while (s != limit && s->start < limit->start && s->all_written()) {
+      Block* next = s->next.load(sync::kAcquire);  // non-null: `limit` follows
+      Block* expected = s;
+      if (!block_tail_.compare_exchange_strong(expected, next, sync::kAcqRel, sync::kAcquire)) return;
+      // The fast hint past `s` before `s` is released. Forward only (by
+      // `start`): another advancer may have moved it beyond `next` already.
+      Block* f = fast_tail_.load(sync::kAcquire);
+      while (f->start <= s->start) {
+        if (fast_tail_.compare_exchange_weak(f, next, sync::kAcqRel, sync::kAcquire)) break;
+      }
+      s->observed_tail = tail_.fetch_add(0, sync::kAcqRel) & kIndexMask;
+      s->released.store(true, sync::kRelease);  // last touch of `s`
+      s = next;
+    }
   }
 
   // Links a new block after `b`; if another thread linked one first, keeps
@@ -278,13 +304,17 @@ class MpscQueue {
       if (!b->released.load(sync::kAcquire) || b->observed_tail > head_) return;
       free_head_ = b->next.load(sync::kRelaxed);  // non-null: head_block_ follows
       b->reset(0);
-      append(head_block_, b);
+      // Append near the producers: the fast hint is a live block (never
+      // released, and only this thread reclaims), and the walk from it to
+      // the end is short however far producers ran ahead.
+      append(fast_tail_.load(sync::kAcquire), b);
     }
   }
 
   // Producer side (own cache line).
   alignas(64) sync::Atomic<std::uint64_t> tail_{0};
-  sync::Atomic<Block*> block_tail_{nullptr};
+  sync::Atomic<Block*> fast_tail_{nullptr};   // newest located block (a hint)
+  sync::Atomic<Block*> block_tail_{nullptr};  // safe hint: <= every block still to be located
   // Consumer side (own cache line); rx-owned, plain.
   alignas(64) std::uint64_t head_ = 0;
   Block* head_block_ = nullptr;
