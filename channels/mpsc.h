@@ -17,9 +17,10 @@
 //   utx.send(1);                                // synchronous: Result<void, SendError<int>>
 //
 // Senders (MpscSender, UnboundedMpscSender): copyable (a copy is another
-// producer); `send`, `try_send` (bounded), `reserve` / `reserve_owned`
-// (bounded), `closed()` (future: the receiver closed or dropped),
-// `is_closed()`, `capacity()` / `max_capacity()` (bounded), `same_channel`.
+// producer); `send`; bounded only: `try_send`, `reserve` / `reserve_owned` /
+// `try_reserve` (permits), `capacity()` / `max_capacity()`; both:
+// `closed()` (future: the receiver closed or dropped), `is_closed()`,
+// `same_channel`.
 // Receivers (MpscReceiver, UnboundedMpscReceiver): move-only; `recv()`,
 // `try_recv()` (Result<T, TryRecvError>: empty / closed), `recv_many(vec,
 // limit)` (future of the count appended; 0 = closed), `close()`, `len()`,
@@ -825,17 +826,18 @@ class MpscSender : public channels_internal::MpscTxBase<T, true> {
   // Future of a permit for one slot (Result<MpscPermit<T>, Closed>).
   // Cancel-safe: the way to send inside a select.
   MpscReserveFuture<T> reserve() noexcept { return MpscReserveFuture<T>(this->c_); }
-  // A permit now, or kNoPermits / kClosed.
-  Result<MpscPermit<T>, TryAcquireError> try_reserve() noexcept {
+  // A permit now, or TrySendError<Unit> kFull / kClosed (tokio:
+  // `TrySendError<()>`).
+  Result<MpscPermit<T>, TrySendError<Unit>> try_reserve() noexcept {
     switch (this->c_->sem().try_acquire(1)) {
       case channels_internal::BatchSemaphore::TryResult::kOk:
         return make_permit();
       case channels_internal::BatchSemaphore::TryResult::kClosed:
-        return Err{TryAcquireError::kClosed};
+        return Err{TrySendError<Unit>::closed(Unit{})};
       case channels_internal::BatchSemaphore::TryResult::kNoPermits:
         break;
     }
-    return Err{TryAcquireError::kNoPermits};
+    return Err{TrySendError<Unit>::full(Unit{})};
   }
 
   // Future of an owned permit, which holds a copy of this sender
