@@ -509,62 +509,60 @@ class LocalRxBase {
   LocalChan<T, kBounded>* c_;
 };
 
-// The slot-acquiring part of send and reserve futures (bounded).
+// The slot-acquiring part of send and reserve futures (bounded). The waiter
+// node is constructed only when the future has to wait.
 template <class T>
 class LocalSlotWait {
  public:
-  enum class State : std::uint8_t { kIdle, kQueued, kDone };
   explicit LocalSlotWait(LocalChan<T, true>* c) noexcept : c_(c) {}
-  LocalSlotWait(LocalSlotWait&& o) noexcept : c_(o.c_), state_(o.state_) {
-    WEFT_HARDENING_ASSERT(o.state_ != State::kQueued, "local_mpsc future moved while waiting");
-    o.state_ = State::kDone;
+  LocalSlotWait(LocalSlotWait&& o) noexcept : c_(o.c_) {
+    WEFT_HARDENING_ASSERT(!o.queued_, "local_mpsc future moved while waiting");
   }
   LocalSlotWait& operator=(LocalSlotWait&&) = delete;
   ~LocalSlotWait() {
-    if (state_ != State::kQueued) return;
+    if (!queued_) return;
     if (node_.linked()) {
       c_->dequeue(&node_);
     } else if (node_.granted) {
       c_->release_from_sender();  // to the next waiter
     }
+    node_.~LocalSendWaiter();
   }
 
   // Ready(true): a slot is ours; Ready(false): closed.
   Poll<bool> poll(Context& cx) {
-    if (state_ == State::kIdle) {
+    if (!queued_) {
       if (!cx.poll_proceed()) return Pending{};
       switch (c_->try_acquire()) {
         case LocalChan<T, true>::Try::kOk:
-          state_ = State::kDone;
           return true;
         case LocalChan<T, true>::Try::kClosed:
-          state_ = State::kDone;
           return false;
         case LocalChan<T, true>::Try::kFull:
           break;
       }
+      ::new (static_cast<void*>(&node_)) LocalSendWaiter();
       node_.waker = cx.waker();
       c_->enqueue(&node_);
-      state_ = State::kQueued;
+      queued_ = true;
       return Pending{};
     }
-    WEFT_ASSERT(state_ == State::kQueued, "local_mpsc future polled after it completed");
-    if (node_.granted) {
-      state_ = State::kDone;
-      return true;
+    if (!node_.granted && !node_.closed) {
+      register_waker(node_.waker, cx.waker());
+      return Pending{};
     }
-    if (node_.closed) {
-      state_ = State::kDone;
-      return false;
-    }
-    register_waker(node_.waker, cx.waker());
-    return Pending{};
+    const bool ok = node_.granted;
+    node_.~LocalSendWaiter();
+    queued_ = false;
+    return ok;
   }
 
  private:
   LocalChan<T, true>* c_;
-  State state_ = State::kIdle;
-  LocalSendWaiter node_;
+  bool queued_ = false;
+  union {
+    LocalSendWaiter node_;  // alive while queued_
+  };
 };
 
 }  // namespace channels_internal
@@ -609,23 +607,21 @@ class [[nodiscard("futures do nothing unless polled")]] LocalMpscSendFuture {
   LocalMpscSendFuture(channels_internal::LocalChan<T, true>* c, T v) noexcept(
       std::is_nothrow_move_constructible_v<T>)
       : c_(c), wait_(c), value_(std::move(v)) {}
-  LocalMpscSendFuture(LocalMpscSendFuture&&) noexcept = default;
+  LocalMpscSendFuture(LocalMpscSendFuture&&) = default;
   LocalMpscSendFuture& operator=(LocalMpscSendFuture&&) = delete;
 
   Poll<Output> poll(Context& cx) {
     Poll<bool> p = wait_.poll(cx);
     if (p.is_pending()) return Pending{};
-    T v(std::move(*value_));
-    value_.reset();
-    if (!p.value()) return Output(Err{SendError<T>{std::move(v)}});
-    c_->push(std::move(v));
+    if (!p.value()) return Output(Err{SendError<T>{std::move(value_)}});
+    c_->push(std::move(value_));
     return Output();
   }
 
  private:
   channels_internal::LocalChan<T, true>* c_;
   channels_internal::LocalSlotWait<T> wait_;
-  std::optional<T> value_;
+  T value_;  // moved out when Ready (plain T: no optional flag to stall on)
 };
 
 // `tx.reserve()`: Result<LocalMpscPermit<T>, Closed>. Cancel-safe.

@@ -132,18 +132,6 @@ struct MpscClosedWaiter : ListLink<MpscClosedWaiter> {
   Waker waker;  // under MpscChan::closed_mu_
 };
 
-// Calls `after_sender_release()` when destroyed while armed. Declared just
-// before an Acquire member, so it runs after the Acquire's destructor (which
-// gives back a permit granted to a dropped future).
-template <class Chan>
-struct MpscReleaseNotifier {
-  Chan* c;
-  bool armed = false;
-  ~MpscReleaseNotifier() {
-    if (armed) c->after_sender_release();
-  }
-};
-
 // MpscChan<T, kBounded>
 //
 // The shared state. Reference count `refs_` (acq_rel on release) counts the
@@ -238,10 +226,6 @@ class MpscChan {
   void consume_head() noexcept {
     queue_.pop();
     if constexpr (kBounded) sem_.release(1);
-    if (parked_) {
-      parked_ = false;
-      queue_.unpark();
-    }
   }
 
   // The head value if ready (no budget, no registration).
@@ -262,11 +246,8 @@ class MpscChan {
 
   // A pending recv was dropped: drop the waker and stop being woken.
   void cancel_recv() noexcept {
+    queue_.unpark();
     Waker w = rx_waker_.take();
-    if (parked_) {
-      parked_ = false;
-      queue_.unpark();
-    }
   }
 
   void rx_close() {
@@ -306,18 +287,16 @@ class MpscChan {
   static constexpr int kBusySpins = 32;
 
   Peek poll_peek_slow(Context& cx, T*& out) {
+    // Register, then park (see the park protocol in internal/mpsc_queue.h).
     rx_waker_.register_waker(cx.waker());
-    if (!parked_) {
-      park_index_ = queue_.park();
-      parked_ = true;
-    }
+    const std::uint64_t park_index = queue_.park();
     if (T* v = queue_.peek()) {  // arrived before we parked
       if (!cx.poll_proceed()) return Peek::kPending;
       out = v;
       return Peek::kReady;
     }
     if (rx_done()) return Peek::kClosed;
-    if (queue_.head_index() < park_index_) {
+    if (queue_.head_index() < park_index) {
       // The head slot was claimed before we parked and is still being
       // written: its producer did not see the parked bit and will not wake
       // us. Wait a little for it, then yield (re-poll soon).
@@ -374,10 +353,65 @@ class MpscChan {
   sync::Mutex closed_mu_;
   IntrusiveList<MpscClosedWaiter> closed_waiters_;
   // rx-owned
-  bool parked_ = false;
   bool rx_closed_local_ = false;
-  std::uint64_t park_index_ = 0;
   std::uint64_t close_index_ = 0;  // unbounded: the tail index at close
+};
+
+// MpscPermitWait<T>: takes one permit of a bounded channel for a send or
+// reserve future. Fast path: `try_acquire` (nothing else constructed); only a
+// future that has to wait builds the semaphore's Acquire (its waiter node) in
+// place. Ready(true): the permit is the caller's; Ready(false): closed.
+// Dropped while waiting: the Acquire gives back a permit it was granted, and
+// then the receiver is told (after a close it may wait for that permit).
+// Movable until it had to wait.
+template <class T>
+class MpscPermitWait {
+  using Chan = MpscChan<T, true>;
+  using Acquire = BatchSemaphore::Acquire;
+
+ public:
+  explicit MpscPermitWait(Chan* c) noexcept : c_(c) {}
+  MpscPermitWait(MpscPermitWait&& o) noexcept : c_(o.c_) {
+    WEFT_HARDENING_ASSERT(!o.acquiring_, "mpsc send/reserve future moved while waiting");
+  }
+  MpscPermitWait& operator=(MpscPermitWait&&) = delete;
+  ~MpscPermitWait() {
+    if (acquiring_) {
+      acq_.~Acquire();
+      c_->after_sender_release();
+    }
+  }
+
+  Poll<bool> poll(Context& cx) {
+    if (!acquiring_) {
+      if (!cx.poll_proceed()) return Pending{};
+      switch (c_->sem().try_acquire(1)) {
+        case BatchSemaphore::TryResult::kOk:
+          return true;
+        case BatchSemaphore::TryResult::kClosed:
+          return false;
+        case BatchSemaphore::TryResult::kNoPermits:
+          break;
+      }
+      ::new (static_cast<void*>(&acq_)) Acquire(c_->sem(), 1);
+      acquiring_ = true;
+    }
+    Poll<Result<void, Closed>> p = acq_.poll(cx);
+    if (p.is_pending()) return Pending{};
+    const bool ok = p.value().is_ok();
+    acq_.~Acquire();
+    acquiring_ = false;
+    return ok;
+  }
+
+  Chan* chan() const noexcept { return c_; }
+
+ private:
+  Chan* c_;
+  bool acquiring_ = false;
+  union {
+    Acquire acq_;  // alive while acquiring_
+  };
 };
 
 // ---- futures shared by both flavours ----
@@ -674,65 +708,27 @@ class [[nodiscard]] MpscPermit {
 template <class T>
 class [[nodiscard("futures do nothing unless polled")]] MpscSendFuture {
   using Chan = channels_internal::MpscChan<T, true>;
-  using Acquire = channels_internal::BatchSemaphore::Acquire;
 
  public:
   using Output = Result<void, SendError<T>>;
 
-  MpscSendFuture(Chan* c, T v) noexcept(std::is_nothrow_move_constructible_v<T>)
-      : c_(c), value_(std::move(v)) {}
-  MpscSendFuture(MpscSendFuture&& o) noexcept : c_(o.c_), value_(std::move(o.value_)) {
-    WEFT_HARDENING_ASSERT(!o.acquiring_, "mpsc send future moved while waiting");
-  }
+  MpscSendFuture(Chan* c, T v) noexcept : wait_(c), value_(std::move(v)) {}
+  MpscSendFuture(MpscSendFuture&&) noexcept = default;
   MpscSendFuture& operator=(MpscSendFuture&&) = delete;
-  ~MpscSendFuture() {
-    if (acquiring_) {
-      acq_.~Acquire();  // returns a permit it may have been given
-      c_->after_sender_release();
-    }
-  }
 
   Poll<Output> poll(Context& cx) {
-    if (!acquiring_) {
-      WEFT_ASSERT(value_.has_value(), "mpsc send future polled after it completed");
-      if (!cx.poll_proceed()) return Pending{};
-      switch (c_->sem().try_acquire(1)) {
-        case channels_internal::BatchSemaphore::TryResult::kOk:
-          return deliver();
-        case channels_internal::BatchSemaphore::TryResult::kClosed:
-          return fail();
-        case channels_internal::BatchSemaphore::TryResult::kNoPermits:
-          break;
-      }
-      ::new (static_cast<void*>(&acq_)) Acquire(c_->sem(), 1);
-      acquiring_ = true;
-    }
-    Poll<Result<void, Closed>> p = acq_.poll(cx);
+    Poll<bool> p = wait_.poll(cx);
     if (p.is_pending()) return Pending{};
-    acq_.~Acquire();
-    acquiring_ = false;
-    if (p.value().is_err()) return fail();
-    return deliver();
+    if (!p.value()) return Output(Err{SendError<T>{std::move(value_)}});
+    wait_.chan()->push(std::move(value_));
+    return Output();
   }
 
  private:
-  Poll<Output> deliver() noexcept {
-    c_->push(std::move(*value_));
-    value_.reset();
-    return Output();
-  }
-  Poll<Output> fail() {
-    T v(std::move(*value_));
-    value_.reset();
-    return Output(Err{SendError<T>{std::move(v)}});
-  }
-
-  Chan* c_;
-  std::optional<T> value_;
-  bool acquiring_ = false;
-  union {
-    Acquire acq_;  // alive while acquiring_
-  };
+  channels_internal::MpscPermitWait<T> wait_;
+  T value_;  // moved out when Ready (a plain T, not an optional: see below)
+  // (An optional<T> written as value + flag and then moved into a coroutine
+  // awaiter as one wide copy stalls on store-to-load forwarding.)
 };
 
 // MpscReserveFuture<T>: `tx.reserve()`. Output Result<MpscPermit<T>,
@@ -745,52 +741,43 @@ class [[nodiscard("futures do nothing unless polled")]] MpscReserveFuture {
   using Output = Result<MpscPermit<T>, Closed>;
   static constexpr bool kCancelSafe = true;  // a queued waiter gives its place (and permit) back
 
-  explicit MpscReserveFuture(Chan* c) noexcept : c_(c), notifier_{c}, acq_(c->sem(), 1) {}
-  MpscReserveFuture(MpscReserveFuture&& o) noexcept : c_(o.c_), notifier_{o.c_}, acq_(std::move(o.acq_)) {}
+  explicit MpscReserveFuture(Chan* c) noexcept : wait_(c) {}
+  MpscReserveFuture(MpscReserveFuture&&) noexcept = default;
   MpscReserveFuture& operator=(MpscReserveFuture&&) = delete;
 
   Poll<Output> poll(Context& cx) {
-    Poll<Result<void, Closed>> p = acq_.poll(cx);
-    notifier_.armed = p.is_pending();
+    Poll<bool> p = wait_.poll(cx);
     if (p.is_pending()) return Pending{};
-    if (p.value().is_err()) return Output(Err{Closed{}});
-    return Output(MpscPermit<T>(c_));
+    if (!p.value()) return Output(Err{Closed{}});
+    return Output(MpscPermit<T>(wait_.chan()));
   }
 
  private:
-  Chan* c_;
-  channels_internal::MpscReleaseNotifier<Chan> notifier_;  // runs after acq_'s destructor
-  channels_internal::BatchSemaphore::Acquire acq_;
+  channels_internal::MpscPermitWait<T> wait_;
 };
 
 // MpscReserveOwnedFuture<T>: `tx.reserve_owned()`. Output
 // Result<MpscOwnedPermit<T>, Closed>. Cancel-safe (declared).
 template <class T>
 class [[nodiscard("futures do nothing unless polled")]] MpscReserveOwnedFuture {
-  using Chan = channels_internal::MpscChan<T, true>;
-
  public:
   using Output = Result<MpscOwnedPermit<T>, Closed>;
   static constexpr bool kCancelSafe = true;
 
-  explicit MpscReserveOwnedFuture(MpscSender<T> tx) noexcept
-      : tx_(std::move(tx)), notifier_{tx_.chan()}, acq_(tx_.chan()->sem(), 1) {}
-  MpscReserveOwnedFuture(MpscReserveOwnedFuture&& o) noexcept
-      : tx_(std::move(o.tx_)), notifier_{tx_.chan()}, acq_(std::move(o.acq_)) {}
+  explicit MpscReserveOwnedFuture(MpscSender<T> tx) noexcept : tx_(std::move(tx)), wait_(tx_.chan()) {}
+  MpscReserveOwnedFuture(MpscReserveOwnedFuture&& o) noexcept : tx_(std::move(o.tx_)), wait_(std::move(o.wait_)) {}
   MpscReserveOwnedFuture& operator=(MpscReserveOwnedFuture&&) = delete;
 
   Poll<Output> poll(Context& cx) {
-    Poll<Result<void, Closed>> p = acq_.poll(cx);
-    notifier_.armed = p.is_pending();
+    Poll<bool> p = wait_.poll(cx);
     if (p.is_pending()) return Pending{};
-    if (p.value().is_err()) return Output(Err{Closed{}});
+    if (!p.value()) return Output(Err{Closed{}});
     return Output(MpscOwnedPermit<T>(std::move(tx_)));
   }
 
  private:
-  MpscSender<T> tx_;
-  channels_internal::MpscReleaseNotifier<Chan> notifier_;  // runs after acq_'s destructor
-  channels_internal::BatchSemaphore::Acquire acq_;
+  MpscSender<T> tx_;  // destroyed after wait_ (which may still tell the channel)
+  channels_internal::MpscPermitWait<T> wait_;
 };
 
 // MpscSender<T>
@@ -805,7 +792,7 @@ class MpscSender : public channels_internal::MpscTxBase<T, true> {
  public:
   // Future: waits for a free slot, then sends; Err(SendError{v}) if the
   // receiver closed. NOT cancel-safe (dropping it destroys `v`).
-  MpscSendFuture<T> send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+  MpscSendFuture<T> send(T v) noexcept {
     return MpscSendFuture<T>(this->c_, std::move(v));
   }
 

@@ -33,25 +33,30 @@
 //      safe hint, always at or before every block still to be located).
 //   3. Construct the value in the slot, then `ready.store(1, release)`: a
 //      plain store, no read-modify-write.
-//   4. If kParkedBit was set at step 1, return kPushedWake: the caller wakes
-//      the consumer (after step 3).
-// So a push is one RMW (the claim) when nobody sleeps.
+//   4. If kParkedBit was set at step 1: clear it (`fetch_and`, acq_rel) and
+//      return kPushedWake; the caller then wakes the consumer. Later pushes
+//      see the bit clear and do not wake again.
+// So a push is one RMW (the claim) unless the consumer just went to sleep.
 //
 // Consumer (one thread at a time; rx-owned fields need no atomics):
 //   peek: `ready.load(acquire)` of slot `head_` (synchronises with step 3,
 //   so the value is visible). Slots are consumed strictly in index order.
 //
 // Sleeping without lost wake-ups (park protocol):
-//   park(): `tail_.fetch_or(kParkedBit)` (acq_rel) returns P, the tail index
-//   at that moment. Every push that claims an index >= P sees the bit at its
-//   step 1 and returns kPushedWake. A push that claimed an index < P did not
-//   see it: if such a slot is still unwritten when the consumer wants to
-//   sleep (head_ < P and slot head_ not ready), the consumer must not sleep
-//   on it (the channel spins briefly, then yields). The consumer registers
-//   its waker *before* park(), so the fetch_add that sees the bit
-//   synchronises with the registration (RMW chain on `tail_`).
-//   unpark(): `fetch_and(~kParkedBit)`, once the consumer is running again.
-//
+//   The consumer, each time it is about to return Pending: registers its
+//   waker (AtomicWaker, RMWs), then park(): `tail_.fetch_or(kParkedBit)`
+//   (acq_rel), which returns P, the tail index at that moment, then looks at
+//   slot head_ again. Claim: if head_ >= P and the slot is not written, a
+//   wake will come after it is. Its producer claims index head_ after the
+//   fetch_or (in `tail_`'s modification order). Either the bit is still set
+//   then: that producer sees it and wakes after writing; or some push cleared
+//   it before: a push clears the bit only after its fetch_add read it, so it
+//   is ordered after the fetch_or (RMW chain) and therefore after the
+//   registration, and it wakes after clearing: the consumer is woken (maybe
+//   early) and parks again. If head_ < P, the slot was claimed before the
+//   bit was set and its producer may never look at the bit: the consumer
+//   must not sleep on it (the channel spins briefly, then yields).
+//   unpark(): `fetch_and(~kParkedBit)` (a dropped pending recv).
 // Block recycling (why a block is never freed while a producer may read it):
 //   - Two hints, both only ever moving forward along the list (CAS, compared
 //     by `start`); `fast_tail_` is past a block before that block is
@@ -65,9 +70,9 @@
 //     before B) claimed its index before that RMW — otherwise the RMW chain
 //     on `tail_` would make both hint updates visible to its hint loads, which
 //     come after its claim — so its index < observed_tail.
-//   - The consumer reclaims B (resets it and appends it to the end of the
-//     list, walking from `fast_tail_`, CAS acq_rel; or frees it after 3
-//     failed tries) only when `released` (acquire) and `head_ >=
+//   - The consumer reclaims B (resets it and links it at the end of the
+//     list if the end is within 3 blocks of `fast_tail_`, CAS acq_rel; else
+//     frees it) only when `released` (acquire) and `head_ >=
 //     observed_tail`: every producer that could have walked through B has
 //     written its slot (the consumer read its ready flag with acquire), so it
 //     is done walking. Blocks at or after `block_tail_` are never released,
@@ -79,7 +84,8 @@
 // list, a CAS on the fast hint, and 32 loads + 2 RMWs to advance the safe
 // hint). peek/pop
 // = 1 acquire load; no RMW. One block (kBlockSize * (sizeof(T) + align) +
-// 32 bytes) allocated per 32 slots until blocks start being recycled.
+// 40 bytes) per 32 slots in flight; consumed blocks are recycled (at most a
+// few spares are kept beyond the producers; the rest is freed).
 // Contract: T is nothrow-move-constructible (a claimed slot must be
 // written); out of memory while growing aborts (a claimed slot cannot be
 // given back). One consumer at a time. The destructor runs when no producer
@@ -145,7 +151,9 @@ class MpscQueue {
     Slot& s = b->slots[i & kOffsetMask];
     ::new (static_cast<void*>(&s.value)) T(std::move(v));
     s.ready.store(1, sync::kRelease);
-    return (prev & kParkedBit) != 0 ? PushResult::kPushedWake : PushResult::kPushed;
+    if ((prev & kParkedBit) == 0) return PushResult::kPushed;
+    tail_.fetch_and(~kParkedBit, sync::kAcqRel);  // one wake per park is enough
+    return PushResult::kPushedWake;
   }
 
   // The next index a push would claim (acquire; a snapshot).
@@ -280,14 +288,13 @@ class MpscQueue {
     return expected;
   }
 
-  // Appends `nb` (owned, unpublished) at the end of the list reachable from
-  // `from`; frees it after kReclaimTries lost races.
+  // Links `nb` (owned, unpublished) at the end of the list, trying at most
+  // kReclaimTries blocks from `from` on; frees it if the end is further away
+  // (so at most a few spare blocks wait beyond the producers, and an idle
+  // queue after a burst gives its memory back).
   void append(Block* from, Block* nb) noexcept {
     Block* cur = from;
     for (int t = 0; t < kReclaimTries; ++t) {
-      for (Block* n = cur->next.load(sync::kAcquire); n != nullptr; n = cur->next.load(sync::kAcquire)) {
-        cur = n;
-      }
       nb->start = cur->start + kBlockSize;
       Block* expected = nullptr;
       if (cur->next.compare_exchange_strong(expected, nb, sync::kAcqRel, sync::kAcquire)) return;

@@ -78,9 +78,10 @@ TEST(MpscQueueTest, ParkBitIsReportedToTheNextPushOnly) {
   EXPECT_EQ(q.push(std::move(v)), Q::PushResult::kPushed);
   EXPECT_EQ(q.park(), 1u);  // the tail index when parking
   v = 2;
-  EXPECT_EQ(q.push(std::move(v)), Q::PushResult::kPushedWake);
+  EXPECT_EQ(q.push(std::move(v)), Q::PushResult::kPushedWake);  // clears the bit
   v = 3;
-  EXPECT_EQ(q.push(std::move(v)), Q::PushResult::kPushedWake);  // still parked
+  EXPECT_EQ(q.push(std::move(v)), Q::PushResult::kPushed);  // one wake per park
+  EXPECT_EQ(q.park(), 3u);
   q.unpark();
   v = 4;
   EXPECT_EQ(q.push(std::move(v)), Q::PushResult::kPushed);
