@@ -26,6 +26,7 @@
 #include "channels/mpsc.h"
 #include "executor/local_executor.h"
 #include "executor/thread_pool.h"
+#include "future/ready.h"
 #include "future/task.h"
 
 namespace weft {
@@ -45,10 +46,16 @@ Task<> produce_async(Tx tx, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) (void)co_await tx.send(i);
 }
 
+// Unbounded: send never waits; the producer yields every 128 sends (as a
+// budgeted task would), so the queue stays short (steady state, not a burst).
+constexpr std::int64_t kYieldEvery = 128;
+
 template <class Tx>
-Task<> produce_sync(Tx tx, std::int64_t n) {  // unbounded: send never waits
-  for (std::int64_t i = 0; i < n; ++i) (void)tx.send(i);
-  co_return;
+Task<> produce_sync(Tx tx, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    (void)tx.send(i);
+    if (i % kYieldEvery == kYieldEvery - 1) co_await yield_now();
+  }
 }
 
 template <class Rx>
@@ -95,15 +102,21 @@ class ProduceLoop {
   std::optional<SendF> pending_;
 };
 
-// Unbounded: send never waits (all n in one poll, as the Task version does).
+// Unbounded: send never waits; yields every kYieldEvery sends.
 template <class Tx>
 class ProduceSyncLoop {
  public:
   using Output = Unit;
   static constexpr bool kUnpin = true;
   ProduceSyncLoop(Tx tx, std::int64_t n) : tx_(std::move(tx)), n_(n) {}
-  Poll<Unit> poll(Context&) {
-    for (; i_ < n_; ++i_) (void)tx_.send(i_);
+  Poll<Unit> poll(Context& cx) {
+    for (std::int64_t k = 0; i_ < n_; ++i_, ++k) {
+      if (k == kYieldEvery) {
+        cx.waker().wake_by_ref();
+        return Pending{};
+      }
+      (void)tx_.send(i_);
+    }
     return Unit{};
   }
 

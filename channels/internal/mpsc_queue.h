@@ -63,7 +63,9 @@
 //     released.
 //   - `block_tail_` advances past block B (CAS acq_rel) only when all of B's
 //     slots are written: every producer that ever needs B has found it, so no
-//     producer is stranded behind it. The producer that moved it first makes
+//     producer is stranded behind it. Producers check the ready flags; the
+//     consumer, which clears each flag as it consumes the slot, moves it past
+//     a block when it leaves it. Whoever moved it (one CAS wins) makes
 //     sure `fast_tail_` is past B too, then reads the tail with an RMW
 //     (`fetch_add(0)`, acq_rel) into `B.observed_tail` and sets `B.released`
 //     (release). Any producer that read either hint as B (or as a block
@@ -171,6 +173,9 @@ class MpscQueue {
       Block* next = b->next.load(sync::kAcquire);
       if (next == nullptr) return nullptr;
       head_block_ = next;
+      // Its ready flags are cleared now, so no producer can see it "all
+      // written": move the safe hint past it here if it is still there.
+      try_advance_safe_hint(b, next);
       b = next;
       reclaim_passed_blocks();
     }
@@ -184,6 +189,7 @@ class MpscQueue {
   void pop() noexcept {
     Slot& s = head_block_->slots[head_ & kOffsetMask];
     std::launder(reinterpret_cast<T*>(&s.value))->~T();
+    s.ready.store(0, sync::kRelaxed);  // ready for reuse (the line is hot now)
     head_ += 1;
   }
 
@@ -218,12 +224,12 @@ class MpscQueue {
     std::uint64_t observed_tail = 0;          // published by `released`
     Slot slots[kBlockSize];
 
+    // (The ready flags were cleared one by one as the slots were consumed.)
     void reset(std::uint64_t s) noexcept {
       start = s;
       next.store(nullptr, sync::kRelaxed);
       released.store(false, sync::kRelaxed);
       observed_tail = 0;
-      for (Slot& sl : slots) sl.ready.store(0, sync::kRelaxed);
     }
     bool all_written() const noexcept {
       for (const Slot& sl : slots) {
@@ -264,18 +270,25 @@ class MpscQueue {
     Block* s = block_tail_.load(sync::kAcquire);
     while (s != limit && s->start < limit->start && s->all_written()) {
       Block* next = s->next.load(sync::kAcquire);  // non-null: `limit` follows
-      Block* expected = s;
-      if (!block_tail_.compare_exchange_strong(expected, next, sync::kAcqRel, sync::kAcquire)) return;
-      // The fast hint past `s` before `s` is released. Forward only (by
-      // `start`): another advancer may have moved it beyond `next` already.
-      Block* f = fast_tail_.load(sync::kAcquire);
-      while (f->start <= s->start) {
-        if (fast_tail_.compare_exchange_weak(f, next, sync::kAcqRel, sync::kAcquire)) break;
-      }
-      s->observed_tail = tail_.fetch_add(0, sync::kAcqRel) & kIndexMask;
-      s->released.store(true, sync::kRelease);  // last touch of `s`
+      if (!try_advance_safe_hint(s, next)) return;
       s = next;
     }
+  }
+
+  // If `block_tail_` is `s` (every slot of which is written), moves it to
+  // `next` and releases `s`. False if someone else moved it.
+  bool try_advance_safe_hint(Block* s, Block* next) noexcept {
+    Block* expected = s;
+    if (!block_tail_.compare_exchange_strong(expected, next, sync::kAcqRel, sync::kAcquire)) return false;
+    // The fast hint past `s` before `s` is released. Forward only (by
+    // `start`): another advancer may have moved it beyond `next` already.
+    Block* f = fast_tail_.load(sync::kAcquire);
+    while (f->start <= s->start) {
+      if (fast_tail_.compare_exchange_weak(f, next, sync::kAcqRel, sync::kAcquire)) break;
+    }
+    s->observed_tail = tail_.fetch_add(0, sync::kAcqRel) & kIndexMask;
+    s->released.store(true, sync::kRelease);  // last touch of `s`
+    return true;
   }
 
   // Links a new block after `b`; if another thread linked one first, keeps
