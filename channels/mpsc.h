@@ -343,10 +343,13 @@ class MpscChan {
     }
   }
 
+  // Hot words on their own cache lines: the queue's producer and consumer
+  // sides (aligned inside MpscQueue), the semaphore word (both sides, bounded),
+  // the receiver's waker (parking only).
   Queue queue_;
-  AtomicWaker rx_waker_;
-  [[no_unique_address]] Sem sem_;
-  const std::size_t capacity_;
+  alignas(64) AtomicWaker rx_waker_;
+  alignas(64) [[no_unique_address]] Sem sem_;
+  alignas(64) const std::size_t capacity_;
   sync::Atomic<std::size_t> refs_{2};      // one sender + the receiver
   sync::Atomic<std::size_t> tx_count_{1};
   sync::Atomic<bool> rx_closed_{false};
