@@ -33,7 +33,8 @@
 // every future of one channel must be used on one thread, and the wakers it
 // is polled with must be woken on that thread too (e.g. tasks of one
 // LocalExecutor). Futures and permits borrow their sender/receiver and must
-// not outlive it. Out of memory while growing the ring aborts. Capacity >= 1.
+// not outlive it. Out of memory while growing the ring terminates (it
+// happens inside noexcept sends). Capacity >= 1.
 //
 // Cancellation: as in channels/mpsc.h — `recv`, `recv_many`, `reserve` and
 // `closed` are cancel-safe (declared); `send(v)` is not (dropping it
@@ -59,6 +60,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <optional>
 #include <type_traits>
@@ -97,7 +99,7 @@ class LocalRing {
   LocalRing& operator=(const LocalRing&) = delete;
   ~LocalRing() {
     clear();
-    ::operator delete(static_cast<void*>(buf_), std::align_val_t{alignof(T)});
+    if (buf_ != nullptr) std::allocator<T>().deallocate(buf_, cap_);
   }
 
   bool empty() const noexcept { return len_ == 0; }
@@ -121,15 +123,13 @@ class LocalRing {
  private:
   void grow() noexcept {
     const std::size_t ncap = cap_ == 0 ? 16 : cap_ * 2;
-    void* raw = ::operator new(ncap * sizeof(T), std::align_val_t{alignof(T)}, std::nothrow);
-    WEFT_HARDENING_ASSERT(raw != nullptr, "local_mpsc: out of memory growing the queue");
-    T* nbuf = static_cast<T*>(raw);
+    T* nbuf = std::allocator<T>().allocate(ncap);  // throws in a noexcept path: terminates
     for (std::size_t i = 0; i < len_; ++i) {
       T* src = std::launder(buf_ + ((head_ + i) & (cap_ - 1)));
       ::new (static_cast<void*>(nbuf + i)) T(std::move(*src));
       src->~T();
     }
-    ::operator delete(static_cast<void*>(buf_), std::align_val_t{alignof(T)});
+    if (buf_ != nullptr) std::allocator<T>().deallocate(buf_, cap_);
     buf_ = nbuf;
     cap_ = ncap;
     head_ = 0;
@@ -638,11 +638,14 @@ class [[nodiscard("futures do nothing unless polled")]] LocalMpscReserveFuture {
   Poll<Output> poll(Context& cx) {
     Poll<bool> p = wait_.poll(cx);
     if (p.is_pending()) return Pending{};
-    if (!p.value()) return Output(Err{Closed{}});
+    if (!p.value()) return closed_result();
     return Output(LocalMpscPermit<T>(c_));
   }
 
  private:
+  // Out of line: see channels/mpsc.h `closed_result` (a GCC false positive).
+  [[gnu::cold, gnu::noinline]] static Poll<Output> closed_result() { return Output(Err{Closed{}}); }
+
   channels_internal::LocalChan<T, true>* c_;
   channels_internal::LocalSlotWait<T> wait_;
 };

@@ -43,9 +43,20 @@
 // recv: one acquire load. Bounded adds a semaphore CAS on each side
 // (channels_internal::BatchSemaphore: lock-free while nobody waits; a sender
 // that has to wait takes its mutex). The receiver is woken only when it is
-// parked (internal/mpsc_queue.h, park protocol): a sender pays an extra
-// wake-up (two RMWs + the waker) only then. Cloning/dropping a sender: two
-// RMWs. No allocation per waiting task: waiter nodes live in the futures.
+// parked, once per park (internal/mpsc_queue.h, park protocol): the first
+// send after the receiver went to sleep pays three more RMWs and the wake;
+// the others nothing. A receiver that finds nothing registers its waker and
+// parks (four RMWs). Cloning/dropping a sender: two RMWs. Send and reserve
+// futures construct their semaphore waiter node only when they must wait
+// (none is allocated: it lives in the future). Not freestanding (mutex for
+// waiting senders and `closed()`).
+// Memory ordering: a value is published by a release store of its slot's
+// ready flag and taken after an acquire load of it (happens-before from
+// send to recv); closing is a release/acquire flag (`is_closed`) plus the
+// semaphore's and the tail word's RMWs; the receiver's acquire load of the
+// sender count that reads 0 synchronises with every sender's last push.
+// Every atomic is documented where it lives (internal/mpsc_queue.h,
+// internal/atomic_waker.h, MpscChan below).
 //
 // Contract: senders and their futures may be used from any thread; the
 // receiver from one thread at a time. Futures and borrowed permits borrow
@@ -126,6 +137,15 @@ class UnboundedMpscReceiver;
 namespace channels_internal {
 
 struct MpscNoSemaphore {};
+
+// The error result of a reserve future, built out of line: when both the Ok
+// (permit) and the Err results are built inline, GCC merges the two
+// temporaries and warns (-Wmaybe-uninitialized, a false positive) about the
+// permit bytes of the Err one.
+template <class Out>
+[[gnu::cold, gnu::noinline]] Poll<Out> closed_result() {
+  return Out(Err{Closed{}});
+}
 
 // A sender waiting in `closed()`.
 struct MpscClosedWaiter : ListLink<MpscClosedWaiter> {
@@ -751,7 +771,7 @@ class [[nodiscard("futures do nothing unless polled")]] MpscReserveFuture {
   Poll<Output> poll(Context& cx) {
     Poll<bool> p = wait_.poll(cx);
     if (p.is_pending()) return Pending{};
-    if (!p.value()) return Output(Err{Closed{}});
+    if (!p.value()) return channels_internal::closed_result<Output>();
     return Output(MpscPermit<T>(wait_.chan()));
   }
 
@@ -774,7 +794,7 @@ class [[nodiscard("futures do nothing unless polled")]] MpscReserveOwnedFuture {
   Poll<Output> poll(Context& cx) {
     Poll<bool> p = wait_.poll(cx);
     if (p.is_pending()) return Pending{};
-    if (!p.value()) return Output(Err{Closed{}});
+    if (!p.value()) return channels_internal::closed_result<Output>();
     return Output(MpscOwnedPermit<T>(std::move(tx_)));
   }
 

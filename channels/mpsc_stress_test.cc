@@ -147,7 +147,7 @@ TEST(MpscStressTest, BoundedManyProducersOneConsumer) {
     std::deque<testing::CountingWaker> wakers(kProducers + 1);  // outlive the threads
     std::atomic<std::uint64_t> cancelled{0};
     std::vector<std::uint64_t> sent(kProducers, 0);
-    const std::uint64_t per = (capacity == 1 ? kTotal / 4 : kTotal) / kProducers;
+    const std::uint64_t per = (capacity == 1 ? kTotal / 2 : kTotal) / kProducers;  // >= 10^5 under tsan
     std::vector<std::thread> ts;
     for (int p = 0; p < kProducers; ++p) {
       ts.emplace_back([&, p, tx = tx]() mutable {
