@@ -50,13 +50,16 @@
 //   wake will come after it is. Its producer claims index head_ after the
 //   fetch_or (in `tail_`'s modification order). Either the bit is still set
 //   then: that producer sees it and wakes after writing; or some push cleared
-//   it before: a push clears the bit only after its fetch_add read it, so it
-//   is ordered after the fetch_or (RMW chain) and therefore after the
-//   registration, and it wakes after clearing: the consumer is woken (maybe
-//   early) and parks again. If head_ < P, the slot was claimed before the
+//   it before: that fetch_and comes after the fetch_or in the modification
+//   order and reads from its release sequence (all RMWs), so the
+//   registration happens before the wake that push makes after clearing:
+//   the consumer is woken (maybe early) and parks again. (A push that saw
+//   the bit of an earlier park may clear the new one: the same holds.)
+//   If head_ < P, the slot was claimed before the
 //   bit was set and its producer may never look at the bit: the consumer
 //   must not sleep on it (the channel spins briefly, then yields).
 //   unpark(): `fetch_and(~kParkedBit)` (a dropped pending recv).
+//
 // Block recycling (why a block is never freed while a producer may read it):
 //   - Two hints, both only ever moving forward along the list (CAS, compared
 //     by `start`); `fast_tail_` is past a block before that block is
@@ -82,10 +85,10 @@
 //   - A producer preempted in the middle of a write pins `block_tail_` (its
 //     block is not all written) but not `fast_tail_`: only producers that
 //     fell behind the fast hint walk from the pinned safe hint.
+//
 // Costs: push = 1 RMW + 1 release store (+ once per block: a step along the
 // list, a CAS on the fast hint, and 32 loads + 2 RMWs to advance the safe
-// hint). peek/pop
-// = 1 acquire load; no RMW. One block (kBlockSize * (sizeof(T) + align) +
+// hint). peek/pop = 1 acquire load and a relaxed store; no RMW. One block (kBlockSize * (sizeof(T) + align) +
 // 40 bytes) per 32 slots in flight; consumed blocks are recycled (at most a
 // few spares are kept beyond the producers; the rest is freed).
 // Contract: T is nothrow-move-constructible (a claimed slot must be
