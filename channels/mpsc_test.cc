@@ -1,0 +1,591 @@
+#include "channels/mpsc.h"
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "executor/local_executor.h"
+#include "executor/thread_pool.h"
+#include "future/block_on.h"
+#include "future/map.h"
+#include "future/ready.h"
+#include "future/select.h"
+#include "future/stream.h"
+#include "future/task.h"
+#include "future/testing/no_alloc.h"
+#include "future/testing/test_waker.h"
+#include "gtest/gtest.h"
+
+namespace weft {
+namespace {
+
+using testing::CountingWaker;
+using testing::poll_once;
+
+// Counts live instances: exactly-once destruction.
+struct Counted {
+  static inline std::atomic<int> live{0};
+  int v = 0;
+  explicit Counted(int x) : v(x) { live.fetch_add(1); }
+  Counted(Counted&& o) noexcept : v(o.v) { live.fetch_add(1); }
+  Counted(const Counted&) = delete;
+  Counted& operator=(Counted&&) = delete;
+  ~Counted() { live.fetch_sub(1); }
+};
+
+// ---- compile-time facts ----
+static_assert(Future<MpscSendFuture<int>>);
+static_assert(!CancelSafe<MpscSendFuture<int>>);  // dropping it loses the value
+static_assert(CancelSafe<MpscReserveFuture<int>>);
+static_assert(CancelSafe<MpscReserveOwnedFuture<int>>);
+static_assert(CancelSafe<channels_internal::MpscRecvFuture<int, true>>);
+static_assert(CancelSafe<channels_internal::MpscRecvFuture<int, false>>);
+static_assert(CancelSafe<channels_internal::MpscRecvManyFuture<int, true>>);
+static_assert(CancelSafe<channels_internal::MpscClosedFuture<int, true>>);
+static_assert(Stream<MpscReceiver<int>>);
+static_assert(Stream<UnboundedMpscReceiver<std::string>>);
+static_assert(std::is_copy_constructible_v<MpscSender<int>>);
+static_assert(!std::is_copy_constructible_v<MpscReceiver<int>>);
+static_assert(!std::is_copy_constructible_v<MpscPermit<int>>);
+
+TEST(MpscTest, HeaderExample) {
+  auto [tx, rx] = weft::mpsc<int>(2);
+  ASSERT_TRUE(tx.try_send(1).is_ok());
+  ASSERT_TRUE(tx.try_send(2).is_ok());
+  EXPECT_TRUE(tx.try_send(3).error().is_full());
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  ASSERT_TRUE(tx.try_send(3).is_ok());
+  { auto drop = std::move(tx); }  // last sender gone: closes
+  EXPECT_EQ(weft::block_on(rx.recv()), 2);
+  EXPECT_EQ(weft::block_on(rx.recv()), 3);
+  EXPECT_EQ(weft::block_on(rx.recv()), std::nullopt);
+}
+
+TEST(MpscTest, BoundedSendRecvInOrder) {
+  auto [tx, rx] = mpsc<int>(8);
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(block_on(tx.send(i)).is_ok());
+  EXPECT_EQ(rx.len(), 8u);
+  EXPECT_EQ(tx.capacity(), 0u);
+  EXPECT_EQ(tx.max_capacity(), 8u);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(block_on(rx.recv()), i);
+  EXPECT_TRUE(rx.is_empty());
+  EXPECT_EQ(tx.capacity(), 8u);  // the receiver gave every slot back
+}
+
+TEST(MpscTest, UnboundedSendRecvManyBlocks) {
+  auto [tx, rx] = unbounded_mpsc<std::string>();
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(tx.send(std::to_string(i)).is_ok());
+  EXPECT_EQ(rx.len(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(rx.try_recv().value(), std::to_string(i));
+  EXPECT_TRUE(rx.try_recv().error().is_empty());
+}
+
+TEST(MpscTest, MoveOnlyValues) {
+  auto [tx, rx] = unbounded_mpsc<std::unique_ptr<int>>();
+  ASSERT_TRUE(tx.send(std::make_unique<int>(5)).is_ok());
+  auto v = block_on(rx.recv());
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(**v, 5);
+}
+
+TEST(MpscTest, RecvWaitsAndIsWokenOnceBySends) {
+  auto [tx, rx] = mpsc<int>(4);
+  CountingWaker w;
+  auto f = rx.recv();
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  EXPECT_EQ(w.outstanding(), 1);
+  ASSERT_TRUE(tx.try_send(1).is_ok());
+  EXPECT_EQ(w.wakes(), 1);
+  ASSERT_TRUE(tx.try_send(2).is_ok());  // not re-polled yet: no second wake-up
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_EQ(poll_once(f, w).value(), 1);
+  EXPECT_EQ(block_on(rx.recv()), 2);
+  EXPECT_EQ(w.outstanding(), 0);
+}
+
+TEST(MpscTest, SendsDoNotWakeAReceiverThatIsNotWaiting) {
+  auto [tx, rx] = unbounded_mpsc<int>();
+  CountingWaker w;
+  {
+    auto f = rx.recv();
+    ASSERT_TRUE(tx.send(0).is_ok());
+    EXPECT_EQ(poll_once(f, w).value(), 0);  // ready at once: nothing registered
+  }
+  for (int i = 1; i < 100; ++i) ASSERT_TRUE(tx.send(i).is_ok());
+  EXPECT_EQ(w.wakes(), 0);
+  EXPECT_EQ(w.outstanding(), 0);
+}
+
+TEST(MpscTest, UnboundedRecvIsWokenBySend) {
+  auto [tx, rx] = unbounded_mpsc<int>();
+  CountingWaker w;
+  auto f = rx.recv();
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  EXPECT_TRUE(poll_once(f, w).is_pending());  // still nothing; still one waker
+  EXPECT_EQ(w.outstanding(), 1);
+  ASSERT_TRUE(tx.send(7).is_ok());
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_EQ(poll_once(f, w).value(), 7);
+}
+
+TEST(MpscTest, DroppingACloneDoesNotCloseDroppingTheLastDoes) {
+  auto [tx, rx] = mpsc<int>(4);
+  auto tx2 = tx;
+  EXPECT_TRUE(tx.same_channel(tx2));
+  ASSERT_TRUE(tx2.try_send(1).is_ok());
+  { auto gone = std::move(tx2); }
+  EXPECT_FALSE(rx.is_closed());
+  CountingWaker w;
+  EXPECT_EQ(block_on(rx.recv()), 1);
+  auto f = rx.recv();
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  ASSERT_TRUE(tx.try_send(2).is_ok());
+  { auto gone = std::move(tx); }  // last sender: the receiver drains, then closed
+  EXPECT_TRUE(rx.is_closed());
+  EXPECT_EQ(poll_once(f, w).value(), 2);
+  EXPECT_EQ(block_on(rx.recv()), std::nullopt);
+  EXPECT_TRUE(rx.try_recv().error().is_closed());
+}
+
+TEST(MpscTest, LastSenderDropWakesTheWaitingReceiver) {
+  auto [tx, rx] = unbounded_mpsc<int>();
+  CountingWaker w;
+  auto f = rx.recv();
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  { auto gone = std::move(tx); }
+  EXPECT_EQ(w.wakes(), 1);
+  auto out = poll_once(f, w);
+  ASSERT_TRUE(out.is_ready());
+  EXPECT_EQ(out.value(), std::nullopt);
+}
+
+TEST(MpscTest, ReceiverCloseFailsLaterSendsAndKeepsWhatWasSent) {
+  auto [tx, rx] = mpsc<std::string>(4);
+  ASSERT_TRUE(tx.try_send("a").is_ok());
+  ASSERT_TRUE(tx.try_send("b").is_ok());
+  rx.close();
+  EXPECT_TRUE(tx.is_closed());
+  EXPECT_TRUE(rx.is_closed());
+  auto r = tx.try_send("c");
+  ASSERT_TRUE(r.is_err());
+  EXPECT_TRUE(r.error().is_closed());
+  EXPECT_EQ(std::move(r.error()).into_inner(), "c");  // handed back
+  auto s = block_on(tx.send("d"));
+  ASSERT_TRUE(s.is_err());
+  EXPECT_EQ(std::move(s.error()).into_inner(), "d");
+  EXPECT_TRUE(block_on(tx.reserve()).is_err());
+  EXPECT_EQ(block_on(rx.recv()), "a");  // never lost silently
+  EXPECT_EQ(block_on(rx.recv()), "b");
+  EXPECT_EQ(block_on(rx.recv()), std::nullopt);
+}
+
+TEST(MpscTest, UnboundedReceiverCloseHandsValuesBack) {
+  auto [tx, rx] = unbounded_mpsc<std::string>();
+  ASSERT_TRUE(tx.send("a").is_ok());
+  rx.close();
+  auto r = tx.send("b");
+  ASSERT_TRUE(r.is_err());
+  EXPECT_EQ(std::move(r.error()).into_inner(), "b");
+  EXPECT_EQ(rx.len(), 1u);
+  EXPECT_EQ(block_on(rx.recv()), "a");
+  EXPECT_EQ(block_on(rx.recv()), std::nullopt);
+  EXPECT_EQ(rx.len(), 0u);
+}
+
+TEST(MpscTest, CloseWaitsForOutstandingPermits) {
+  auto [tx, rx] = mpsc<int>(4);
+  auto permit = block_on(tx.reserve());
+  ASSERT_TRUE(permit.is_ok());
+  rx.close();
+  CountingWaker w;
+  auto f = rx.recv();
+  EXPECT_TRUE(poll_once(f, w).is_pending());  // a permit may still send
+  permit->send(9);
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_EQ(poll_once(f, w).value(), 9);  // delivered although closed
+  EXPECT_EQ(block_on(rx.recv()), std::nullopt);
+}
+
+TEST(MpscTest, CloseThenDroppedPermitEndsTheChannel) {
+  auto [tx, rx] = mpsc<int>(2);
+  std::optional<MpscPermit<int>> permit;
+  {
+    auto p = tx.try_reserve();
+    ASSERT_TRUE(p.is_ok());
+    permit.emplace(std::move(p.value()));
+  }
+  rx.close();
+  CountingWaker w;
+  auto f = rx.recv();
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  permit.reset();  // unused: the slot comes back, nothing more can come
+  EXPECT_EQ(w.wakes(), 1);
+  auto out = poll_once(f, w);
+  ASSERT_TRUE(out.is_ready());
+  EXPECT_EQ(out.value(), std::nullopt);
+}
+
+TEST(MpscTest, ReceiverDropDestroysQueuedValuesExactlyOnce) {
+  Counted::live.store(0);
+  {
+    auto [tx, rx] = mpsc<Counted>(16);
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(tx.try_send(Counted(i)).is_ok());
+    EXPECT_EQ(Counted::live.load(), 10);
+    { auto gone = std::move(rx); }
+    EXPECT_EQ(Counted::live.load(), 0);  // destroyed when the receiver dropped
+    EXPECT_TRUE(tx.is_closed());
+    auto r = tx.try_send(Counted(99));
+    ASSERT_TRUE(r.is_err());
+    EXPECT_EQ(r.error().value.v, 99);  // handed back, not destroyed by the channel
+  }
+  EXPECT_EQ(Counted::live.load(), 0);
+}
+
+TEST(MpscTest, ValuesLeftWhenBothSidesDropAreDestroyedOnce) {
+  Counted::live.store(0);
+  {
+    auto [tx, rx] = unbounded_mpsc<Counted>();
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(tx.send(Counted(i)).is_ok());
+    auto v = rx.try_recv();
+    ASSERT_TRUE(v.is_ok());
+    EXPECT_EQ(Counted::live.load(), 100);
+  }
+  EXPECT_EQ(Counted::live.load(), 0);
+  {
+    // Receiver first, then a permit sends into the dead channel.
+    auto [tx, rx] = mpsc<Counted>(4);
+    auto permit = tx.try_reserve();
+    ASSERT_TRUE(permit.is_ok());
+    { auto gone = std::move(rx); }
+    permit->send(Counted(1));  // never fails; destroyed with the channel
+    EXPECT_EQ(Counted::live.load(), 1);
+  }
+  EXPECT_EQ(Counted::live.load(), 0);
+}
+
+TEST(MpscTest, TrySendFullThenSucceedsAfterRecv) {
+  auto [tx, rx] = mpsc<int>(1);
+  ASSERT_TRUE(tx.try_send(1).is_ok());
+  auto r = tx.try_send(2);
+  ASSERT_TRUE(r.is_err());
+  EXPECT_TRUE(r.error().is_full());
+  EXPECT_EQ(std::move(r.error()).into_inner(), 2);
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  EXPECT_TRUE(tx.try_send(2).is_ok());
+  EXPECT_EQ(rx.try_recv().value(), 2);
+}
+
+TEST(MpscTest, SendWaitsForASlotAndIsWokenByRecv) {
+  auto [tx, rx] = mpsc<int>(1);
+  ASSERT_TRUE(tx.try_send(1).is_ok());
+  CountingWaker w;
+  auto f = tx.send(2);
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  EXPECT_EQ(rx.try_recv().value(), 1);  // frees the slot: goes to the waiting send
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_TRUE(tx.try_send(3).error().is_full());  // no barging past the waiter
+  EXPECT_TRUE(poll_once(f, w).value().is_ok());
+  EXPECT_EQ(rx.try_recv().value(), 2);
+  EXPECT_EQ(w.outstanding(), 0);
+}
+
+TEST(MpscTest, DroppedPendingSendDestroysItsValueAndLeavesNoWaker) {
+  Counted::live.store(0);
+  auto [tx, rx] = mpsc<Counted>(1);
+  ASSERT_TRUE(tx.try_send(Counted(1)).is_ok());
+  CountingWaker w;
+  {
+    auto f = tx.send(Counted(2));
+    EXPECT_TRUE(poll_once(f, w).is_pending());
+    EXPECT_EQ(Counted::live.load(), 2);
+  }  // not cancel-safe: the value is gone
+  EXPECT_EQ(Counted::live.load(), 1);
+  EXPECT_EQ(w.outstanding(), 0);
+  EXPECT_EQ(rx.try_recv().value().v, 1);
+  EXPECT_EQ(tx.capacity(), 1u);  // no permit leaked
+}
+
+TEST(MpscTest, SendFutureGrantedButDroppedReturnsThePermit) {
+  auto [tx, rx] = mpsc<int>(1);
+  ASSERT_TRUE(tx.try_send(1).is_ok());
+  CountingWaker w;
+  {
+    auto f = tx.send(2);
+    EXPECT_TRUE(poll_once(f, w).is_pending());
+    EXPECT_EQ(rx.try_recv().value(), 1);  // the slot is handed to `f`
+    EXPECT_EQ(w.wakes(), 1);
+    EXPECT_EQ(tx.capacity(), 0u);
+  }  // dropped before it saw the slot: it goes back
+  EXPECT_EQ(tx.capacity(), 1u);
+  EXPECT_EQ(w.outstanding(), 0);
+}
+
+TEST(MpscTest, PendingSendFailsWithValueWhenReceiverCloses) {
+  auto [tx, rx] = mpsc<std::string>(1);
+  ASSERT_TRUE(tx.try_send("x").is_ok());
+  CountingWaker w;
+  auto f = tx.send("y");
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  rx.close();
+  EXPECT_EQ(w.wakes(), 1);
+  auto out = poll_once(f, w);
+  ASSERT_TRUE(out.is_ready());
+  ASSERT_TRUE(out.value().is_err());
+  EXPECT_EQ(std::move(out.value().error()).into_inner(), "y");
+  EXPECT_EQ(block_on(rx.recv()), "x");
+  EXPECT_EQ(block_on(rx.recv()), std::nullopt);
+}
+
+TEST(MpscTest, PermitSendNeverWaitsAndUnusedPermitReturnsTheSlot) {
+  auto [tx, rx] = mpsc<int>(2);
+  {
+    auto p = block_on(tx.reserve());
+    ASSERT_TRUE(p.is_ok());
+    EXPECT_EQ(tx.capacity(), 1u);
+  }
+  EXPECT_EQ(tx.capacity(), 2u);
+  auto a = block_on(tx.reserve());
+  auto b = block_on(tx.reserve());
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  EXPECT_TRUE(tx.try_send(0).error().is_full());
+  EXPECT_TRUE(tx.try_reserve().is_err());
+  b->send(2);  // order: by when the slot is claimed, i.e. when send is called
+  a->send(1);
+  EXPECT_EQ(rx.try_recv().value(), 2);
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  EXPECT_EQ(tx.capacity(), 2u);
+}
+
+TEST(MpscTest, CancelledQueuedReservePassesItsPlaceOn) {
+  auto [tx, rx] = mpsc<int>(1);
+  ASSERT_TRUE(tx.try_send(1).is_ok());
+  CountingWaker wa, wb;
+  auto b = tx.reserve();
+  {
+    auto a = tx.reserve();
+    EXPECT_TRUE(poll_once(a, wa).is_pending());
+    EXPECT_TRUE(poll_once(b, wb).is_pending());
+  }  // `a` cancelled while queued
+  EXPECT_EQ(wa.outstanding(), 0);
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  EXPECT_EQ(wb.wakes(), 1);  // the freed slot went to `b`
+  auto pb = poll_once(b, wb);
+  ASSERT_TRUE(pb.is_ready() && pb.value().is_ok());
+  pb.value()->send(5);
+  EXPECT_EQ(rx.try_recv().value(), 5);
+}
+
+TEST(MpscTest, ReserveIsUsableInSelect) {
+  auto [tx, rx] = mpsc<int>(1);
+  ASSERT_TRUE(tx.try_send(1).is_ok());  // full: reserve must wait
+  auto [stop_tx, stop_rx] = unbounded_mpsc<Unit>();
+  ASSERT_TRUE(stop_tx.send(Unit{}).is_ok());
+  // (The permit arm is mapped to a bool: the select's output stays small.)
+  auto s = select_biased(stop_rx.recv(), map(tx.reserve(), [](auto r) { return r.is_ok(); }));
+  auto out = poll_once(s);
+  ASSERT_TRUE(out.is_ready());
+  EXPECT_EQ(out.value().index(), 0u);  // the reserve lost and was dropped: nothing leaked
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  EXPECT_EQ(tx.capacity(), 1u);
+}
+
+TEST(MpscTest, OwnedPermitOutlivesItsSender) {
+  auto [tx, rx] = mpsc<int>(1);
+  auto fut = tx.reserve_owned();
+  { auto gone = std::move(tx); }
+  auto p = block_on(std::move(fut));
+  ASSERT_TRUE(p.is_ok());
+  EXPECT_FALSE(rx.is_closed());  // the permit holds a sender
+  MpscSender<int> back = p->send(4);
+  EXPECT_EQ(block_on(rx.recv()), 4);
+  { auto gone = std::move(back); }
+  EXPECT_EQ(block_on(rx.recv()), std::nullopt);
+}
+
+TEST(MpscTest, DroppedPendingRecvLeavesNoWaker) {
+  auto [tx, rx] = unbounded_mpsc<int>();
+  CountingWaker w;
+  {
+    auto f = rx.recv();
+    EXPECT_TRUE(poll_once(f, w).is_pending());
+    EXPECT_EQ(w.outstanding(), 1);
+  }
+  EXPECT_EQ(w.outstanding(), 0);
+  ASSERT_TRUE(tx.send(1).is_ok());
+  EXPECT_EQ(w.wakes(), 0);
+  EXPECT_EQ(rx.try_recv().value(), 1);  // cancel-safe: nothing was taken
+}
+
+TEST(MpscTest, ClosedFutureCompletesWhenReceiverGoes) {
+  auto [tx, rx] = mpsc<int>(1);
+  CountingWaker w, w2;
+  auto f = tx.closed();
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  {
+    auto g = tx.closed();
+    EXPECT_TRUE(poll_once(g, w2).is_pending());
+  }
+  EXPECT_EQ(w2.outstanding(), 0);  // cancelled: unlinked
+  { auto gone = std::move(rx); }
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_TRUE(poll_once(f, w).is_ready());
+  EXPECT_EQ(w.outstanding(), 0);
+  auto h = tx.closed();
+  EXPECT_TRUE(poll_once(h).is_ready());
+}
+
+TEST(MpscTest, RecvManyTakesWhatIsReady) {
+  auto [tx, rx] = unbounded_mpsc<int>();
+  std::vector<int> out;
+  CountingWaker w;
+  auto f = rx.recv_many(out, 4);
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(tx.send(i).is_ok());
+  EXPECT_EQ(poll_once(f, w).value(), 4u);
+  EXPECT_EQ(out, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(block_on(rx.recv_many(out, 10)), 2u);
+  EXPECT_EQ(out.size(), 6u);
+  { auto gone = std::move(tx); }
+  EXPECT_EQ(block_on(rx.recv_many(out, 10)), 0u);  // closed
+}
+
+TEST(MpscTest, ReceiverIsAStream) {
+  auto [tx, rx] = unbounded_mpsc<int>();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(tx.send(i).is_ok());
+  { auto gone = std::move(tx); }
+  std::vector<int> all = block_on(stream::collect<std::vector<int>>(std::move(rx)));
+  EXPECT_EQ(all, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST(MpscTest, RecvRespectsTheBudget) {
+  auto [tx, rx] = unbounded_mpsc<int>();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(tx.send(i).is_ok());
+  CountingWaker w;
+  Budget budget(2);
+  auto a = rx.recv();
+  auto b = rx.recv();
+  auto c = rx.recv();
+  EXPECT_EQ(poll_once(a, w.borrowed(), &budget).value(), 0);
+  EXPECT_EQ(poll_once(b, w.borrowed(), &budget).value(), 1);
+  EXPECT_TRUE(poll_once(c, w.borrowed(), &budget).is_pending());  // spent: yields
+  EXPECT_EQ(w.wakes(), 1);                                         // ...and asks to be polled again
+  budget.refill();
+  EXPECT_EQ(poll_once(c, w.borrowed(), &budget).value(), 2);
+}
+
+TEST(MpscTest, SteadyStateSendRecvDoesNotAllocate) {
+  auto [tx, rx] = unbounded_mpsc<int>();
+  auto [btx, brx] = mpsc<int>(64);
+  for (int round = 0; round < 10; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_TRUE(tx.send(i).is_ok());
+      ASSERT_TRUE(btx.try_send(i).is_ok());
+    }
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_TRUE(rx.try_recv().is_ok());
+      ASSERT_TRUE(brx.try_recv().is_ok());
+    }
+  }
+  testing::ScopedNoAlloc no_alloc;
+  for (int round = 0; round < 100; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_TRUE(tx.send(i).is_ok());
+      ASSERT_TRUE(btx.try_send(i).is_ok());
+    }
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_EQ(rx.try_recv().value(), i);
+      ASSERT_EQ(brx.try_recv().value(), i);
+    }
+  }
+}
+
+// ---- on executors ----
+
+Task<int> produce(MpscSender<int> tx, int from, int n) {
+  for (int i = 0; i < n; ++i) {
+    auto r = co_await tx.send(from + i);
+    if (r.is_err()) co_return i;
+  }
+  co_return n;
+}
+
+Task<std::vector<int>> consume(MpscReceiver<int> rx) {
+  std::vector<int> got;
+  while (auto v = co_await rx.recv()) got.push_back(*v);
+  co_return got;
+}
+
+TEST(MpscTest, BackpressureOnLocalExecutor) {
+  LocalExecutor ex;
+  auto [tx, rx] = mpsc<int>(4);
+  auto producer = ex.spawn_local(produce(tx, 0, 100));
+  { auto gone = std::move(tx); }
+  ex.run_until_stalled();
+  EXPECT_EQ(rx.len(), 4u);  // blocked: only `capacity` values in flight
+  auto consumer = ex.spawn_local(consume(std::move(rx)));
+  auto got = ex.block_on(std::move(consumer));
+  EXPECT_EQ(ex.block_on(std::move(producer)).value(), 100);
+  ASSERT_EQ(got.value().size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(got.value()[i], i);
+}
+
+TEST(MpscTest, ManyProducersOnLocalExecutorKeepPerProducerOrder) {
+  LocalExecutor ex;
+  auto [tx, rx] = mpsc<int>(3);
+  std::vector<JoinHandle<int>> ps;
+  for (int p = 0; p < 4; ++p) ps.push_back(ex.spawn_local(produce(tx, p * 1000, 200)));
+  { auto gone = std::move(tx); }
+  auto got = ex.block_on(ex.spawn_local(consume(std::move(rx)))).value();
+  ASSERT_EQ(got.size(), 800u);
+  int next[4] = {0, 1000, 2000, 3000};
+  for (int v : got) {
+    const int p = v / 1000;
+    EXPECT_EQ(v, next[p]);
+    next[p] += 1;
+  }
+}
+
+TEST(MpscTest, ProducersAndConsumerOnThreadPool) {
+  ThreadPool pool(2);
+  auto [tx, rx] = mpsc<int>(16);
+  std::vector<JoinHandle<int>> ps;
+  for (int p = 0; p < 3; ++p) ps.push_back(pool.spawn(produce(tx, p * 100000, 20000)));
+  { auto gone = std::move(tx); }
+  auto got = pool.block_on(pool.spawn(consume(std::move(rx)))).value();
+  ASSERT_EQ(got.size(), 60000u);
+  int next[3] = {0, 100000, 200000};
+  for (int v : got) {
+    const int p = v / 100000;
+    ASSERT_EQ(v, next[p]);
+    next[p] += 1;
+  }
+  for (auto& h : ps) EXPECT_EQ(pool.block_on(std::move(h)).value(), 20000);
+}
+
+TEST(MpscTest, UnboundedFromOsThreadsToLocalExecutor) {
+  LocalExecutor ex;
+  auto [tx, rx] = unbounded_mpsc<int>();
+  std::vector<std::thread> ts;
+  for (int p = 0; p < 2; ++p) {
+    ts.emplace_back([tx = tx, p]() mutable {
+      for (int i = 0; i < 20000; ++i) ASSERT_TRUE(tx.send(p * 100000 + i).is_ok());
+    });
+  }
+  { auto gone = std::move(tx); }
+  auto rxp = std::make_shared<UnboundedMpscReceiver<int>>(std::move(rx));
+  std::size_t n = ex.block_on([](std::shared_ptr<UnboundedMpscReceiver<int>> r) -> Task<std::size_t> {
+    std::size_t count = 0;
+    while (auto v = co_await r->recv()) count += 1;
+    co_return count;
+  }(rxp));
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(n, 40000u);
+}
+
+}  // namespace
+}  // namespace weft
