@@ -24,14 +24,15 @@
 //                       the result out.
 //
 // Invariants: `awaiting` is non-null exactly while the coroutine is suspended
-// in a FutureAwaiter. The awaited future lives in the awaiter (rvalue) or in
-// the frame (lvalue, held by reference); both are inside the coroutine frame,
-// which never moves, so the future is never moved after its first poll.
-// Destroying the frame at that suspension point destroys the awaiter and with
-// it the awaited future (cancellation), in reverse order of construction.
+// in a FutureAwaiter. The awaited future is held by reference: a temporary
+// operand (the full-expression's temporary) or a variable, both inside the
+// coroutine frame, which never moves, so the future is never moved after its
+// first poll. Destroying the frame at that suspension point destroys the
+// awaiter and the awaited temporary (cancellation), in reverse order of
+// construction.
 //
-// Costs: the awaiter is the future plus an optional output and a pointer;
-// no allocation. Freestanding.
+// Costs: the awaiter is a reference, an optional output and a pointer; no
+// allocation, no copy of the future. Freestanding.
 #ifndef WEFT_FUTURE_INTERNAL_AWAIT_H_
 #define WEFT_FUTURE_INTERNAL_AWAIT_H_
 
@@ -113,14 +114,18 @@ class FutureAwaiter {
 };
 
 // The awaiter for `co_await f` (lvalue: borrowed; rvalue: owned).
+//
+// Both are awaited in place, by reference: an rvalue operand (a temporary,
+// or `std::move(x)`) lives until the end of the full-expression that holds
+// the `co_await`, across the suspension, in the frame. Moving it into the
+// awaiter would copy every awaited future once per `co_await` for nothing
+// (and a small one, written just before, is read back as one wide load: a
+// store-forwarding stall). `co_await std::move(x)` therefore leaves `x`
+// completed, not moved-from; it is destroyed with its scope.
 template <class F>
   requires Future<std::remove_cvref_t<F>>
 auto await_future(F&& f, AwaitingPromise* promise) {
-  if constexpr (std::is_lvalue_reference_v<F>) {
-    return FutureAwaiter<std::remove_cvref_t<F>&>(f, promise);
-  } else {
-    return FutureAwaiter<std::remove_cvref_t<F>>(std::forward<F>(f), promise);
-  }
+  return FutureAwaiter<std::remove_cvref_t<F>&>(f, promise);
 }
 
 #if defined(__cpp_exceptions)
