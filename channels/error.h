@@ -38,6 +38,14 @@ struct Err {
 template <class E>
 Err(E) -> Err<E>;
 
+// GCC 12 reports a false -Wmaybe-uninitialized on `ok_` when a Result is
+// moved inside a std::variant (e.g. a select's output) after inlining; the
+// flag is always written by every constructor. Scoped to these templates.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 // Result<T, E>
 template <class T, class E>
 class [[nodiscard]] Result {
@@ -153,6 +161,10 @@ class [[nodiscard]] Result<void, E> {
   };
   bool ok_;
 };
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // SendError<T>: the receiver is gone; the value comes back.
 template <class T>

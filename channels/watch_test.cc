@@ -347,7 +347,9 @@ Task<int> consumer(WatchReceiver<int> rx, bool expect_changes) {
     changes += 1;
   }
   // On a pool the producer may have finished before the consumer starts.
-  if (expect_changes) EXPECT_GT(changes, 0);
+  if (expect_changes) {
+    EXPECT_GT(changes, 0);
+  }
   co_return last;
 }
 
