@@ -72,7 +72,8 @@ std::uint64_t expected_checksum(const std::vector<std::uint64_t>& sent) {
 // The consumer: mostly block_on(recv), sometimes polls a recv once and drops
 // it if pending (cancel-safety: nothing may be lost).
 template <class Rx>
-Ledger consume(Rx& rx, testing::CountingWaker& w, std::uint64_t seed) {
+Ledger consume(Rx& rx, testing::CountingWaker& w, std::uint64_t seed,
+               std::atomic<std::uint64_t>* consumed = nullptr) {
   Ledger l;
   std::mt19937_64 rng(seed);
   const auto deadline = Clock::now() + kBudget + std::chrono::seconds(10);
@@ -88,6 +89,7 @@ Ledger consume(Rx& rx, testing::CountingWaker& w, std::uint64_t seed) {
     std::optional<std::uint64_t> v = block_on(rx.recv());
     if (!v.has_value()) break;
     l.see(*v);
+    if (consumed != nullptr && (l.count & 255) == 0) consumed->store(l.count, std::memory_order_relaxed);
   }
   return l;
 }
@@ -178,11 +180,20 @@ TEST(MpscStressTest, UnboundedManyProducersOneConsumer) {
   std::deque<testing::CountingWaker> wakers(1);
   std::vector<std::uint64_t> sent(kProducers, 0);
   const std::uint64_t per = kUnboundedTotal / kProducers;
+  // Producers stay at most ~kMaxBacklog ahead of the consumer, so that what
+  // was sent when the deadline stops them (slow machines, qemu) is drained
+  // in time, and memory stays bounded.
+  constexpr std::uint64_t kMaxBacklog = 1 << 16;
+  std::atomic<std::uint64_t> consumed{0};
   std::vector<std::thread> ts;
   for (int p = 0; p < kProducers; ++p) {
     ts.emplace_back([&, p, tx = tx]() mutable {
       std::uint64_t s = 0;
       for (; s < per && Clock::now() < deadline; ++s) {
+        while (s * kProducers > consumed.load(std::memory_order_relaxed) + kMaxBacklog &&
+               Clock::now() < deadline) {
+          std::this_thread::yield();
+        }
         ASSERT_TRUE(tx.send(encode(p, s)).is_ok());
         if (s % 1024 == 0) std::this_thread::yield();  // vary the interleaving
       }
@@ -190,7 +201,7 @@ TEST(MpscStressTest, UnboundedManyProducersOneConsumer) {
     });
   }
   { auto gone = std::move(tx); }
-  Ledger l = consume(rx, wakers[0], 7);
+  Ledger l = consume(rx, wakers[0], 7, &consumed);
   for (auto& t : ts) t.join();
   std::uint64_t total = 0;
   for (auto s : sent) total += s;
