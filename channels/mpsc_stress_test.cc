@@ -147,8 +147,8 @@ std::uint64_t produce_bounded(MpscSender<std::uint64_t> tx, int p, std::uint64_t
 TEST(MpscStressTest, BoundedManyProducersOneConsumer) {
   for (std::size_t capacity : {std::size_t{1}, std::size_t{64}}) {
     const auto deadline = Clock::now() + kBudget / 2;
+    std::deque<testing::CountingWaker> wakers(kProducers + 1);  // outlive the threads and rx
     auto [tx, rx] = mpsc<std::uint64_t>(capacity);
-    std::deque<testing::CountingWaker> wakers(kProducers + 1);  // outlive the threads
     std::atomic<std::uint64_t> cancelled{0};
     std::vector<std::uint64_t> sent(kProducers, 0);
     const std::uint64_t per = (capacity == 1 ? kTotal / 2 : kTotal) / kProducers;  // >= 10^5 under tsan
@@ -167,8 +167,9 @@ TEST(MpscStressTest, BoundedManyProducersOneConsumer) {
     EXPECT_EQ(l.count, total) << "capacity " << capacity;
     EXPECT_EQ(l.checksum, expected_checksum(sent));
     EXPECT_GT(total, kTotal / 100);  // made real progress before any deadline
-    for (auto& w : wakers) EXPECT_EQ(w.outstanding(), 0);
     EXPECT_EQ(rx.capacity(), capacity);  // every permit back
+    { auto gone = std::move(rx); }       // the receiver keeps its last waker until dropped
+    for (auto& w : wakers) EXPECT_EQ(w.outstanding(), 0);
     std::printf("bounded cap %zu: %llu messages, %llu send futures cancelled\n", capacity,
                 static_cast<unsigned long long>(total), static_cast<unsigned long long>(cancelled.load()));
   }
@@ -176,8 +177,8 @@ TEST(MpscStressTest, BoundedManyProducersOneConsumer) {
 
 TEST(MpscStressTest, UnboundedManyProducersOneConsumer) {
   const auto deadline = Clock::now() + kBudget;
+  std::deque<testing::CountingWaker> wakers(1);  // outlives the receiver
   auto [tx, rx] = unbounded_mpsc<std::uint64_t>();
-  std::deque<testing::CountingWaker> wakers(1);
   std::vector<std::uint64_t> sent(kProducers, 0);
   const std::uint64_t per = kUnboundedTotal / kProducers;
   // Producers stay at most ~kMaxBacklog ahead of the consumer, so that what
@@ -208,6 +209,7 @@ TEST(MpscStressTest, UnboundedManyProducersOneConsumer) {
   EXPECT_TRUE(l.ordered);
   EXPECT_EQ(l.count, total);
   EXPECT_EQ(l.checksum, expected_checksum(sent));
+  { auto gone = std::move(rx); }  // the receiver keeps its last waker until dropped
   EXPECT_EQ(wakers[0].outstanding(), 0);
   std::printf("unbounded: %llu of %llu messages\n", static_cast<unsigned long long>(total),
               static_cast<unsigned long long>(kUnboundedTotal));

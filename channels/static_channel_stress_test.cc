@@ -255,7 +255,7 @@ TEST(StaticSignalStressTest, WaiterSeesIncreasingValuesAndTheEndMarker) {
   signaller.join();
   EXPECT_EQ(decreases, 0);
   EXPECT_LE(seen, last_sent);
-  EXPECT_GT(waits, 1);
+  EXPECT_GE(waits, 1);  // how many: timing (the signaller may finish first)
 }
 
 }  // namespace
