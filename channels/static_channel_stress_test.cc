@@ -255,7 +255,9 @@ TEST(StaticSignalStressTest, WaiterSeesIncreasingValuesAndTheEndMarker) {
   signaller.join();
   EXPECT_EQ(decreases, 0);
   EXPECT_LE(seen, last_sent);
-  EXPECT_GE(waits, 1);  // how many: timing (the signaller may finish first)
+  // `waits` is not checked: how many values the waiter saw is timing (the
+  // signaller may finish before the first wait); the end marker arrived.
+  std::printf("signal: %d waits\n", waits);
 }
 
 }  // namespace
