@@ -123,7 +123,8 @@ inline thread_local TaskMemoryReaper tl_task_memory_reaper;
 // TaskMemory
 //
 // Where task cells come from: a per-thread cache of freed cells, one list per
-// 8-byte size class up to 512 bytes, at most 64 cells per class, in front of
+// 8-byte size class up to 512 bytes, at most 64 KiB (and 4096 cells) per
+// class, in front of
 // the global operator new (8-byte classes: a class's blocks are all
 // allocated with its full size, so any cell of the class fits; for 64-bit
 // glibc that costs no extra memory). A spawn/free pair on one thread costs a list pop
@@ -136,7 +137,10 @@ class TaskMemory {
  public:
   static constexpr std::size_t kGranule = 8;  // glibc's usable sizes are 8 mod 16: no waste
   static constexpr std::size_t kClasses = TaskMemoryCache::kClasses;
-  static constexpr std::size_t kMaxPerClass = 64;
+  // A class keeps up to 64 KiB of free cells (a batch of ~600 small tasks
+  // alive at once recycles without malloc), at most 4096.
+  static constexpr std::size_t kMaxBytesPerClass = 64 * 1024;
+  static constexpr std::size_t kMaxCellsPerClass = 4096;
 
   static void* allocate(std::size_t n) {
 #if WEFT_TASK_MEMORY_CACHE
@@ -167,7 +171,7 @@ class TaskMemory {
         tl_task_memory_reaper.armed = true;  // an odr-use: registers the reaper for this thread
         cache.armed = true;
       }
-      if (cache.counts[c] < kMaxPerClass) {
+      if (cache.counts[c] < max_cells(c)) {
         Node* node = static_cast<Node*>(p);
         node->next = cache.heads[c];
         cache.heads[c] = node;
@@ -184,6 +188,10 @@ class TaskMemory {
  private:
   using Node = TaskMemoryCache::Node;
   static constexpr std::size_t class_of(std::size_t n) noexcept { return (n + kGranule - 1) / kGranule - 1; }
+  static constexpr std::size_t max_cells(std::size_t c) noexcept {
+    const std::size_t by_bytes = kMaxBytesPerClass / ((c + 1) * kGranule);
+    return by_bytes < kMaxCellsPerClass ? by_bytes : kMaxCellsPerClass;
+  }
 };
 
 // TaskCell<F>
