@@ -6,7 +6,8 @@
 // tasks scheduled from outside a worker (or overflowing a worker's local
 // queue) wait until some worker takes them. Intrusive (the queue threads
 // items through their own `next` link: no allocation) and protected by a
-// mutex; a lock-free length lets workers skip the lock when it is empty.
+// `sync::SpinLock` (spins, then yields: a producer and a worker meeting on
+// it never make a futex call); a lock-free length lets workers skip the lock when it is empty.
 // Rust: tokio's `runtime/scheduler/inject.rs`.
 //
 //   struct Node { Node* next = nullptr; };
@@ -15,19 +16,19 @@
 //   Node* n = q.pop();                    // FIFO; nullptr if empty
 //   q.close();                            // refuse new pushes (shutdown)
 //
-// Memory ordering: the mutex orders items and their links. `len_` is
+// Memory ordering: the lock orders items and their links. `len_` is
 // updated with seq_cst read-modify-writes inside the lock and read with
 // seq_cst loads outside it, so "push, then look at the idle state" (a
 // producer) and "announce parking, then look at the queues" (a worker about
 // to sleep) cannot both miss each other (the Dekker pattern the idle
 // coordination in executor/internal/idle.h relies on).
 //
-// Costs: no allocation; push/pop take the mutex (a futex, uncontended: two
-// atomic ops); `is_empty()`/`len()` are one atomic load. `pop_n` moves a
+// Costs: no allocation; push/pop take the lock (uncontended: an exchange and
+// a store); `is_empty()`/`len()` are one atomic load. `pop_n` moves a
 // batch under one lock.
 // Contract: an item is in at most one queue at a time; the queue does not own
 // its items (its destructor asserts it is empty in debug builds: drain it
-// first). Hosted (std::mutex).
+// first). Hosted (threads: the lock yields).
 #ifndef WEFT_EXECUTOR_INTERNAL_INJECT_QUEUE_H_
 #define WEFT_EXECUTOR_INTERNAL_INJECT_QUEUE_H_
 
@@ -62,7 +63,7 @@ class InjectQueue {
   // Appends `t`; false (and `t` untouched) if the queue is closed.
   bool push(T* t) noexcept {
     Link::set(t, nullptr);
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<SpinLock> lock(mu_);
     if (closed_) return false;
     append(t, t);
     len_.fetch_add(1, std::memory_order_seq_cst);
@@ -75,7 +76,7 @@ class InjectQueue {
     if (n == 0) return true;
     for (std::size_t i = 0; i + 1 < n; ++i) Link::set(items[i], items[i + 1]);
     Link::set(items[n - 1], nullptr);
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<SpinLock> lock(mu_);
     if (closed_) return false;
     append(items[0], items[n - 1]);
     len_.fetch_add(n, std::memory_order_seq_cst);
@@ -85,7 +86,7 @@ class InjectQueue {
   // Removes the oldest item; nullptr if empty. Works after `close()` too.
   T* pop() noexcept {
     if (is_empty()) return nullptr;
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<SpinLock> lock(mu_);
     return pop_locked();
   }
 
@@ -94,24 +95,31 @@ class InjectQueue {
   template <class F>
   std::size_t pop_n(std::size_t max, F&& f) {
     if (max == 0 || is_empty()) return 0;
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<SpinLock> lock(mu_);
+    // One walk reading the links, one cut, one update of the length (not a
+    // read-modify-write per item while others wait for the lock).
     std::size_t n = 0;
-    while (n < max) {
-      T* t = pop_locked();
-      if (t == nullptr) break;
+    T* t = head_;
+    while (n < max && t != nullptr) {
+      T* next = Link::get(t);
+      Link::set(t, nullptr);
       f(t);
       n += 1;
+      t = next;
     }
+    head_ = t;
+    if (t == nullptr) tail_ = nullptr;
+    if (n != 0) len_.fetch_sub(n, std::memory_order_seq_cst);
     return n;
   }
 
   // Refuses every later push. Idempotent; items already queued stay.
   void close() noexcept {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<SpinLock> lock(mu_);
     closed_ = true;
   }
   bool is_closed() const noexcept {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<SpinLock> lock(mu_);
     return closed_;
   }
 
@@ -137,7 +145,7 @@ class InjectQueue {
     return t;
   }
 
-  mutable std::mutex mu_;
+  mutable SpinLock mu_;
   T* head_ = nullptr;  // guarded by mu_
   T* tail_ = nullptr;  // guarded by mu_
   bool closed_ = false;  // guarded by mu_

@@ -15,8 +15,8 @@
 //   - `Idle`: which sleeping worker to wake (idle.h, tokio's protocol);
 //   - the owned-task list (task_header.h), sharded by task id (consecutive
 //     spawns go to different shards, so a spawn and a completion on two
-//     workers rarely meet on one lock), each shard under a small
-//     spin-then-yield lock (a pthread mutex's lock+unlock pair showed as
+//     workers rarely meet on one lock), each shard under a `SpinLock`
+//     (tools/base/sync.h; a pthread mutex's lock+unlock pair showed as
 //     ~15% of spawn+join under perf);
 //   - the scheduler's lifetime count: every task holds one, but a worker
 //     takes them from the shared word 64 at a time and keeps the counts that
@@ -139,31 +139,6 @@ struct PoolConfig {
 
 class PoolScheduler;
 
-// ShardLock
-//
-// Test-and-test-and-set, yielding the CPU after a short spin (a holder
-// preempted on a 2-core machine must get to run). For critical sections of a
-// few pointer writes; acquire on lock, release on unlock.
-class ShardLock {
- public:
-  void lock() noexcept {
-    int spins = 0;
-    while (held_.exchange(true, std::memory_order_acquire)) {
-      while (held_.load(std::memory_order_relaxed)) {
-        if (++spins < 64) {
-          spin_hint();
-        } else {
-          std::this_thread::yield();
-        }
-      }
-    }
-  }
-  void unlock() noexcept { held_.store(false, std::memory_order_release); }
-
- private:
-  Atomic<bool> held_{false};
-};
-
 // PoolWorker
 //
 // One worker's state. `queue`, `unpark` and the counters are read by other
@@ -254,7 +229,7 @@ class PoolScheduler final : public Scheduler {
     OwnedShard& sh = shard_for(t);
     bool closed;
     {
-      std::lock_guard<ShardLock> lock(sh.mu);
+      std::lock_guard<SpinLock> lock(sh.mu);
       closed = sh.closed;
       if (!closed) {
         sh.list.push_back(t);
@@ -317,7 +292,7 @@ class PoolScheduler final : public Scheduler {
 
   bool unbind(TaskHeader* t) noexcept override {
     OwnedShard& sh = shard_for(t);
-    std::lock_guard<ShardLock> lock(sh.mu);
+    std::lock_guard<SpinLock> lock(sh.mu);
     return sh.list.remove(t);
   }
 
@@ -326,7 +301,7 @@ class PoolScheduler final : public Scheduler {
   ExecutorCounters counters() const {
     ExecutorCounters c;
     for (std::size_t i = 0; i <= shard_mask_; ++i) {
-      std::lock_guard<ShardLock> lock(shards_[i].mu);
+      std::lock_guard<SpinLock> lock(shards_[i].mu);
       c.spawned += shards_[i].spawned;
     }
     for (const auto& w : workers_) {
@@ -341,7 +316,7 @@ class PoolScheduler final : public Scheduler {
   std::size_t live_tasks() const {
     std::size_t n = 0;
     for (std::size_t i = 0; i <= shard_mask_; ++i) {
-      std::lock_guard<ShardLock> lock(shards_[i].mu);
+      std::lock_guard<SpinLock> lock(shards_[i].mu);
       n += shards_[i].list.size();
     }
     return n;
@@ -350,7 +325,7 @@ class PoolScheduler final : public Scheduler {
   std::vector<TaskInfo> dump() const {
     std::vector<TaskInfo> out;
     for (std::size_t i = 0; i <= shard_mask_; ++i) {
-      std::lock_guard<ShardLock> lock(shards_[i].mu);
+      std::lock_guard<SpinLock> lock(shards_[i].mu);
       shards_[i].list.for_each([&](const TaskHeader& t) { out.push_back(t.info()); });
     }
     std::sort(out.begin(), out.end(), [](const TaskInfo& a, const TaskInfo& b) { return a.id < b.id; });
@@ -396,14 +371,14 @@ class PoolScheduler final : public Scheduler {
   void cancel_all() noexcept {
     WEFT_ASSERT(shutdown_.load(std::memory_order_acquire), "PoolScheduler::cancel_all before stop_workers");
     for (std::size_t i = 0; i <= shard_mask_; ++i) {
-      std::lock_guard<ShardLock> lock(shards_[i].mu);
+      std::lock_guard<SpinLock> lock(shards_[i].mu);
       shards_[i].closed = true;
     }
     for (std::size_t i = 0; i <= shard_mask_; ++i) {
       for (;;) {
         TaskHeader* t;
         {
-          std::lock_guard<ShardLock> lock(shards_[i].mu);
+          std::lock_guard<SpinLock> lock(shards_[i].mu);
           t = shards_[i].list.pop_front();
         }
         if (t == nullptr) break;
@@ -417,7 +392,7 @@ class PoolScheduler final : public Scheduler {
 
  private:
   struct alignas(64) OwnedShard {
-    mutable ShardLock mu;
+    mutable SpinLock mu;
     OwnedTaskList list;         // guarded by mu
     std::uint64_t spawned = 0;  // guarded by mu
     bool closed = false;        // guarded by mu
@@ -694,8 +669,10 @@ class PoolScheduler final : public Scheduler {
   PoolConfig config_;
   std::vector<std::unique_ptr<PoolWorker>> workers_;
   std::vector<std::thread> threads_;
-  InjectQueue<TaskHeader, QueueNextLink> inject_;
-  Idle idle_;
+  // Own cache lines: written by producers and workers, while the lifetime
+  // count (first line) is written by non-worker spawns.
+  alignas(64) InjectQueue<TaskHeader, QueueNextLink> inject_;
+  alignas(64) Idle idle_;
   std::unique_ptr<OwnedShard[]> shards_;
   std::size_t shard_mask_ = 0;
   Atomic<bool> shutdown_{false};

@@ -23,6 +23,7 @@ using sync::spin_hint;
 #if WEFT_SYNC_HOSTED
 using sync::Lock;
 using sync::Mutex;
+using sync::SpinLock;
 using sync::UniqueLock;
 using sync::yield_thread;
 #endif
