@@ -171,7 +171,8 @@ class TaskMemory {
         tl_task_memory_reaper.armed = true;  // an odr-use: registers the reaper for this thread
         cache.armed = true;
       }
-      if (cache.counts[c] < max_cells(c)) {
+      if (cache.counts[c] < kMaxCellsPerClass &&
+          (std::size_t{cache.counts[c]} + 1) * ((c + 1) * kGranule) <= kMaxBytesPerClass) {
         Node* node = static_cast<Node*>(p);
         node->next = cache.heads[c];
         cache.heads[c] = node;
@@ -188,10 +189,6 @@ class TaskMemory {
  private:
   using Node = TaskMemoryCache::Node;
   static constexpr std::size_t class_of(std::size_t n) noexcept { return (n + kGranule - 1) / kGranule - 1; }
-  static constexpr std::size_t max_cells(std::size_t c) noexcept {
-    const std::size_t by_bytes = kMaxBytesPerClass / ((c + 1) * kGranule);
-    return by_bytes < kMaxCellsPerClass ? by_bytes : kMaxCellsPerClass;
-  }
 };
 
 // TaskCell<F>
