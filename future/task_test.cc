@@ -211,6 +211,50 @@ TEST(TaskTest, AwaitsLvalueAndRvalueFutures) {
   EXPECT_EQ(poll_once(t).value(), 42);
 }
 
+// A future whose output is a std::optional, Pending `pending` times first
+// (so both the await_ready path and the re-poll path hand the value out).
+template <class T>
+struct OptionalAfter {
+  using Output = std::optional<T>;
+  static constexpr bool kUnpin = true;
+  std::optional<T> v;
+  int pending;
+  Poll<std::optional<T>> poll(Context& cx) {
+    if (pending-- > 0) {
+      cx.waker().wake_by_ref();
+      return Pending{};
+    }
+    return std::move(v);
+  }
+};
+
+// std::optional outputs are handed out member by member (await.h): engaged
+// and empty, move-only and non-trivial payloads, ready at once or later.
+T_<int> optional_outputs() {
+  int sum = 0;
+  for (int pending = 0; pending < 2; ++pending) {
+    // Named futures: GCC 12 destroys some temporaries with non-trivial
+    // members twice when they are aggregate-initialised inside a co_await.
+    OptionalAfter<long> af{40L, pending};
+    OptionalAfter<long> nf{std::nullopt, pending};
+    OptionalAfter<std::unique_ptr<int>> pf{std::make_unique<int>(1), pending};
+    OptionalAfter<std::vector<int>> vf{std::vector<int>(3, 7), pending};
+    std::optional<long> a = co_await af;
+    std::optional<long> none = co_await nf;
+    std::optional<std::unique_ptr<int>> p = co_await pf;
+    std::optional<std::vector<int>> vec = co_await vf;
+    if (!a.has_value() || none.has_value() || !p.has_value() || *p == nullptr || !vec.has_value()) co_return -1;
+    sum += static_cast<int>(*a) + **p + static_cast<int>(vec->size());
+  }
+  co_return sum;
+}
+
+TEST(TaskTest, AwaitsStdOptionalOutputs) {
+  auto t = optional_outputs();
+  CountingWaker w;
+  EXPECT_EQ(drive(t, w), 2 * (40 + 1 + 3));
+}
+
 T_<int> child(int v) { co_return v * 2; }
 T_<int> parent_of_children() {
   int a = co_await child(1);   // rvalue task
