@@ -40,9 +40,10 @@
 // intrusively: senders + receiver), plus queue blocks of 32 slots, recycled
 // once the channel is in steady state (internal/mpsc_queue.h). Unbounded
 // send: one atomic read-modify-write (the slot claim) and a release store;
-// recv: one acquire load. Bounded adds a semaphore CAS on each side
+// recv: one acquire load. Bounded adds a semaphore CAS per send
 // (channels_internal::BatchSemaphore: lock-free while nobody waits; a sender
-// that has to wait takes its mutex). The receiver is woken only when it is
+// that has to wait takes its mutex) and, on the receiver, one CAS per batch
+// of freed slots (below) plus a relaxed load per value. The receiver is woken only when it is
 // parked, once per park (internal/mpsc_queue.h, park protocol): the first
 // send after the receiver went to sleep pays three more RMWs and the wake;
 // the others nothing. A receiver that finds nothing registers its waker and
@@ -57,6 +58,15 @@
 // sender count that reads 0 synchronises with every sender's last push.
 // Every atomic is documented where it lives (internal/mpsc_queue.h,
 // internal/atomic_waker.h, MpscChan below).
+//
+// Capacity given back in batches (bounded): the receiver returns the slots of
+// the values it took to the senders every capacity/16 values (at most 32;
+// every value below capacity 32), at once whenever a sender is waiting, and
+// always before it parks or reports empty or closed. So `tx.capacity()` and
+// `try_send` may see up to that many fewer free slots than the queue length
+// implies, for as long as the receiver keeps finding values (a waiting
+// `send`/`reserve` is never delayed by it); it saves a semaphore CAS per
+// value.
 //
 // Contract: senders and their futures may be used from any thread; the
 // receiver from one thread at a time. Futures and borrowed permits borrow
@@ -243,9 +253,21 @@ class MpscChan {
     return poll_peek_slow(cx, out);
   }
 
+  // Bounded: the freed slot's permit goes back in batches (see "Capacity
+  // given back in batches" in the header comment): at once if a sender
+  // waits, else every `release_batch_` values, and always before the
+  // receiver parks, reports empty, or looks at whether it is done.
   void consume_head() noexcept {
     queue_.pop();
-    if constexpr (kBounded) sem_.release(1);
+    if constexpr (kBounded) {
+      unreleased_ += 1;
+      if (unreleased_ >= release_batch_ || sem_.has_waiters()) flush_permits();
+    }
+  }
+  void flush_permits() noexcept {
+    if constexpr (kBounded) {
+      if (unreleased_ != 0) sem_.release(std::exchange(unreleased_, 0));
+    }
   }
 
   // The head value if ready (no budget, no registration).
@@ -260,6 +282,7 @@ class MpscChan {
   // try_recv: the head value, or empty/closed.
   Result<T, TryRecvError> try_recv() noexcept {
     if (T* v = queue_.peek()) return take_head(v);
+    flush_permits();
     if (rx_done()) return Err{TryRecvError::closed()};
     return Err{TryRecvError::empty()};
   }
@@ -271,6 +294,7 @@ class MpscChan {
   }
 
   void rx_close() {
+    flush_permits();
     if (rx_closed_local_) return;
     rx_closed_local_ = true;
     if constexpr (kBounded) {
@@ -289,6 +313,7 @@ class MpscChan {
       (void)v;
       consume_head();
     }
+    flush_permits();
     Waker w = rx_waker_.take();
   }
 
@@ -307,6 +332,7 @@ class MpscChan {
   static constexpr int kBusySpins = 32;
 
   Peek poll_peek_slow(Context& cx, T*& out) {
+    flush_permits();  // before parking: senders may be waiting for them
     // Register, then park (see the park protocol in internal/mpsc_queue.h).
     rx_waker_.register_waker(cx.waker());
     const std::uint64_t park_index = queue_.park();
@@ -370,6 +396,14 @@ class MpscChan {
   alignas(64) AtomicWaker rx_waker_;
   alignas(64) [[no_unique_address]] Sem sem_;
   alignas(64) const std::size_t capacity_;
+  // Receiver-owned: permits of consumed values not yet given back, and the
+  // batch size (capacity / 16, at most 32; 1 below capacity 32).
+  std::size_t unreleased_ = 0;
+  const std::size_t release_batch_ = batch_for(capacity_);
+  static constexpr std::size_t batch_for(std::size_t capacity) noexcept {
+    const std::size_t b = capacity / 16;
+    return b == 0 ? 1 : (b > 32 ? 32 : b);
+  }
   sync::Atomic<std::size_t> refs_{2};      // one sender + the receiver
   sync::Atomic<std::size_t> tx_count_{1};
   sync::Atomic<bool> rx_closed_{false};

@@ -294,6 +294,60 @@ TEST(MpscTest, SendWaitsForASlotAndIsWokenByRecv) {
   EXPECT_EQ(w.outstanding(), 0);
 }
 
+// Capacity 64: the receiver gives permits back in batches of 4 (capacity /
+// 16) while no sender waits, at once when one does, and all of them before
+// it reports empty.
+TEST(MpscTest, BatchedPermitReleaseNeverStrandsASenderOrACapacity) {
+  auto [tx, rx] = mpsc<int>(64);
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(tx.try_send(i).is_ok());
+  EXPECT_EQ(tx.capacity(), 0u);
+  // Nobody waits: one value taken, its permit held back (batch of 4).
+  EXPECT_EQ(rx.try_recv().value(), 0);
+  EXPECT_EQ(tx.capacity(), 0u);
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  EXPECT_EQ(rx.try_recv().value(), 2);
+  EXPECT_EQ(rx.try_recv().value(), 3);  // the 4th: the batch goes back
+  EXPECT_EQ(tx.capacity(), 4u);
+  for (int i = 64; i < 68; ++i) ASSERT_TRUE(tx.try_send(i).is_ok());
+  // A sender waits: the next value taken frees its slot at once.
+  CountingWaker w;
+  auto f = tx.send(100);
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  EXPECT_EQ(rx.try_recv().value(), 4);
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_TRUE(poll_once(f, w).value().is_ok());
+  // Drained: every permit is back once the receiver sees it empty.
+  int expect = 5;
+  for (;;) {
+    auto r = rx.try_recv();
+    if (r.is_err()) break;
+    const int v = r.value();
+    EXPECT_EQ(v, expect == 68 ? 100 : expect);
+    expect = expect == 68 ? 69 : expect + 1;
+  }
+  EXPECT_EQ(expect, 69);
+  EXPECT_EQ(tx.capacity(), 64u);
+  EXPECT_EQ(w.outstanding(), 0);
+}
+
+TEST(MpscTest, BatchedPermitsDoNotDelayTheEndAfterClose) {
+  auto [tx, rx] = mpsc<int>(1024);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(tx.try_send(i).is_ok());
+  rx.close();
+  int got = 0;
+  CountingWaker w;
+  for (;;) {
+    auto recv = rx.recv();
+    auto p = poll_once(recv, w);
+    ASSERT_TRUE(p.is_ready());  // never pending: all values are there, then the end
+    if (!p.value().has_value()) break;
+    EXPECT_EQ(*p.value(), got);
+    got += 1;
+  }
+  EXPECT_EQ(got, 10);
+  EXPECT_TRUE(tx.try_send(1).error().is_closed());
+}
+
 TEST(MpscTest, DroppedPendingSendDestroysItsValueAndLeavesNoWaker) {
   Counted::live.store(0);
   auto [tx, rx] = mpsc<Counted>(1);

@@ -85,6 +85,8 @@ class BatchSemaphore {
 
   std::size_t available() const noexcept { return word_.load(sync::kAcquire) >> kShift; }
   bool is_closed() const noexcept { return (word_.load(sync::kAcquire) & kClosed) != 0; }
+  // Whether some acquire is queued (a relaxed load: a hint for batching).
+  bool has_waiters() const noexcept { return (word_.load(sync::kRelaxed) & kWaiters) != 0; }
 
   enum class TryResult : std::uint8_t { kOk, kNoPermits, kClosed };
 
