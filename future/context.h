@@ -75,13 +75,20 @@ class Context {
   // For leaf futures about to do a unit of work: consumes one unit and
   // returns true; or, when the budget is spent, wakes the task (so it is
   // polled again soon) and returns false: return `Pending` then.
-  bool poll_proceed() const {
-    if (budget_ == nullptr || budget_->try_consume()) return true;
+  // (The fast path is inlined; the spent path is an out-of-line call: with
+  // it inline GCC 12 kept the whole function out of line, a call per leaf
+  // operation, ~10% of a single-thread channel round.)
+  [[gnu::always_inline]] inline bool poll_proceed() const {
+    if (budget_ == nullptr || budget_->try_consume()) [[likely]] return true;
+    return budget_spent();
+  }
+
+ private:
+  [[gnu::noinline, gnu::cold]] bool budget_spent() const {
     waker_->wake_by_ref();
     return false;
   }
 
- private:
   const Waker* waker_;
   Budget* budget_;
 };
