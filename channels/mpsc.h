@@ -57,7 +57,7 @@
 // semaphore's and the tail word's RMWs; the receiver's acquire load of the
 // sender count that reads 0 synchronises with every sender's last push.
 // Every atomic is documented where it lives (internal/mpsc_queue.h,
-// internal/atomic_waker.h, MpscChan below).
+// future/atomic_waker.h, MpscChan below).
 //
 // Capacity given back in batches (bounded): the receiver returns the slots of
 // the values it took to the senders every capacity/16 values (at most 32;
@@ -117,10 +117,10 @@
 #include <vector>
 
 #include "channels/error.h"
-#include "channels/internal/atomic_waker.h"
 #include "channels/internal/mpsc_queue.h"
 #include "channels/internal/waiter_list.h"
 #include "channels/semaphore.h"
+#include "future/atomic_waker.h"
 #include "future/context.h"
 #include "future/poll.h"
 #include "future/waker.h"

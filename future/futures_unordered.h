@@ -63,6 +63,8 @@
 //     its task and returns Pending rather than spin.
 //   - Refcounts: increments relaxed, decrements acq_rel (the last owner sees
 //     every write made through the other references before it frees).
+//   - The parent's waker: an `AtomicWaker` (future/atomic_waker.h, which
+//     documents its orderings); a child wake enqueues its node, then wakes it.
 //
 // Example:
 //
@@ -84,6 +86,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "future/atomic_waker.h"
 #include "future/context.h"
 #include "future/future.h"
 #include "future/poll.h"
@@ -94,63 +97,6 @@
 namespace weft {
 
 namespace future_internal::unordered {
-
-// AtomicWakerSlot
-//
-// The waker of the task that polls the set, registered by that task and woken
-// from any thread. Rust: `futures::task::AtomicWaker`.
-//
-// States: WAITING (0, nobody touches `waker_`), REGISTERING (1, the owner is
-// replacing it), WAKING (2, a waker thread is taking it). `register_waker` is
-// called by one thread at a time (the set's owner); `wake` by any.
-//   register: cas WAITING -> REGISTERING (acquire); store; cas REGISTERING ->
-//     WAITING (acq_rel). If that cas fails, a wake arrived meanwhile
-//     (REGISTERING|WAKING): take the waker, reset to WAITING, wake it.
-//     If the first cas finds WAKING: a wake is in progress; wake the new
-//     waker directly.
-//   wake: fetch_or WAKING (acq_rel). If it was WAITING: take the waker,
-//     fetch_and ~WAKING (release), wake it. Otherwise the registering thread
-//     or the other waking thread does it.
-class AtomicWakerSlot {
- public:
-  void register_waker(const Waker& w) {
-    unsigned cur = kWaiting;
-    if (state_.compare_exchange_strong(cur, kRegistering, std::memory_order_acquire,
-                                       std::memory_order_acquire)) {
-      if (!waker_.will_wake(w)) waker_ = w;
-      unsigned expect = kRegistering;
-      if (!state_.compare_exchange_strong(expect, kWaiting, std::memory_order_acq_rel,
-                                          std::memory_order_acquire)) {
-        // REGISTERING | WAKING: a wake came in while we were storing.
-        Waker taken = std::move(waker_);
-        state_.exchange(kWaiting, std::memory_order_acq_rel);
-        std::move(taken).wake();
-      }
-    } else {
-      // WAKING (a wake is taking the old waker): wake the new one ourselves.
-      w.wake_by_ref();
-    }
-  }
-
-  void wake() {
-    if (state_.fetch_or(kWaking, std::memory_order_acq_rel) == kWaiting) {
-      Waker taken = std::move(waker_);
-      state_.fetch_and(~kWaking, std::memory_order_release);
-      std::move(taken).wake();
-    }
-  }
-
-  // Drops the stored waker. Only when nobody can register or wake any more.
-  void clear_exclusive() noexcept { waker_ = Waker(); }
-
- private:
-  static constexpr unsigned kWaiting = 0;
-  static constexpr unsigned kRegistering = 1;
-  static constexpr unsigned kWaking = 2;
-
-  std::atomic<unsigned> state_{kWaiting};
-  Waker waker_;
-};
 
 template <class F>
 struct Shared;
@@ -192,7 +138,7 @@ template <class F>
 struct Shared {
   std::atomic<std::size_t> strong{1};
   std::atomic<std::size_t> weak{1};
-  AtomicWakerSlot parent;
+  AtomicWaker parent;  // the task polling the set
   std::atomic<Node<F>*> head;  // producers push here
   Node<F>* tail;               // the consumer (set) pops here
   Node<F> stub;
