@@ -728,5 +728,11 @@ TEST(MpscTest, BlockingSendHandsTheValueBackWhenTheReceiverIsDropped) {
   EXPECT_EQ(again.error().value, "third");
 }
 
+// ---- hardening asserts ----
+
+TEST(MpscDeathTest, ZeroCapacityIsAHardeningAssert) {
+  EXPECT_DEATH((void)mpsc<int>(0), "mpsc: capacity must be at least 1");
+}
+
 }  // namespace
 }  // namespace weft
