@@ -402,7 +402,8 @@ TEST(RwLockTest, DroppingAnOwnedWriterThatWasHandedTheLockPassesItOn) {
     EXPECT_EQ(wr.wakes(), 0);
   }
   EXPECT_EQ(wr.wakes(), 1);
-  ASSERT_TRUE(poll_once(r2, wr).is_ready());
+  auto p2 = poll_once(r2, wr);
+  ASSERT_TRUE(p2.is_ready());
   EXPECT_TRUE(l->try_read().is_ok());
   EXPECT_TRUE(l->try_write().is_err());  // r2 reads
 }
