@@ -369,5 +369,15 @@ TEST(BroadcastTest, AbortingAWaitingTaskUnlinksItsRecv) {
   EXPECT_TRUE(seen.empty());
 }
 
+// ---- hardening asserts ----
+
+TEST(BroadcastDeathTest, ZeroCapacityIsAHardeningAssert) {
+  EXPECT_DEATH((void)broadcast<int>(0), "broadcast: the capacity must be at least 1");
+}
+
+TEST(BroadcastDeathTest, HugeCapacityIsAHardeningAssert) {
+  EXPECT_DEATH((void)broadcast<int>((std::size_t{1} << 40) + 1), "broadcast: the capacity is too large");
+}
+
 }  // namespace
 }  // namespace weft

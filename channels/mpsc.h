@@ -20,11 +20,12 @@
 // producer); `send`; bounded only: `try_send`, `reserve` / `reserve_owned` /
 // `try_reserve` (permits), `capacity()` / `max_capacity()`; both:
 // `closed()` (future: the receiver closed or dropped), `is_closed()`,
-// `same_channel`.
+// `same_channel`; bounded only: `blocking_send(v)` (synchronous code).
 // Receivers (MpscReceiver, UnboundedMpscReceiver): move-only; `recv()`,
 // `try_recv()` (Result<T, TryRecvError>: empty / closed), `recv_many(vec,
 // limit)` (future of the count appended; 0 = closed), `close()`, `len()`,
-// `is_empty()`, `is_closed()`, and `poll_next` (a receiver is a `Stream`).
+// `is_empty()`, `is_closed()`, `blocking_recv()` (synchronous code), and
+// `poll_next` (a receiver is a `Stream`).
 //
 // Closing: dropping the last sender closes the channel: the receiver still
 // gets every value sent, then `recv()` yields nullopt. `rx.close()` (or
@@ -50,7 +51,8 @@
 // parks (four RMWs). Cloning/dropping a sender: two RMWs. Send and reserve
 // futures construct their semaphore waiter node only when they must wait
 // (none is allocated: it lives in the future). Not freestanding (mutex for
-// waiting senders and `closed()`).
+// waiting senders and `closed()`; `block_on` for the blocking calls, whose
+// parker is cached per thread: no allocation after a thread's first one).
 // Memory ordering: a value is published by a release store of its slot's
 // ready flag and taken after an acquire load of it (happens-before from
 // send to recv); closing is a release/acquire flag (`is_closed`) plus the
@@ -76,6 +78,10 @@
 // thread is preempted in the middle of a send may spin briefly then yield
 // (the value it waits for is being written). Bounded capacity: 1 ..
 // BatchSemaphore::kMaxPermits (capacity 0 is a contract violation).
+// `blocking_recv()` / `blocking_send(v)` park the calling OS thread
+// (`block_on`, future/block_on.h): for synchronous code (plain threads)
+// only; never call them from a task on an executor (they block its worker
+// thread, and deadlock if the other side needs that thread).
 // FIFO per producer; values of different producers interleave in the order
 // their sends claimed slots.
 //
@@ -91,6 +97,8 @@
 //     to accept that).
 //   - `closed()` is cancel-safe.
 //   - Dropping an unused permit returns its slot.
+//   - `blocking_recv` / `blocking_send` run their future to completion on
+//     the calling thread: there is nothing to cancel.
 //
 // Example:
 //
@@ -121,6 +129,7 @@
 #include "channels/internal/waiter_list.h"
 #include "channels/semaphore.h"
 #include "future/atomic_waker.h"
+#include "future/block_on.h"
 #include "future/context.h"
 #include "future/poll.h"
 #include "future/waker.h"
@@ -679,6 +688,11 @@ class MpscRxBase {
   }
   // The next value if one is ready; else empty, or closed (closed and drained).
   Result<T, TryRecvError> try_recv() noexcept { return c_->try_recv(); }
+  // Synchronous code only: parks the calling OS thread until `recv()` is
+  // Ready (`block_on`); nullopt once closed and drained. Never call it from a
+  // task running on an executor: it blocks that worker thread (and deadlocks
+  // if the sender needs that thread to run).
+  std::optional<T> blocking_recv() { return weft::block_on(recv()); }
   // Stream: the same as polling `recv()` (the waker stays registered until
   // the next poll or the receiver's destruction).
   Poll<std::optional<T>> poll_next(Context& cx) {
@@ -852,6 +866,13 @@ class MpscSender : public channels_internal::MpscTxBase<T, true> {
   MpscSendFuture<T> send(T v) noexcept {
     return MpscSendFuture<T>(this->c_, std::move(v));
   }
+
+  // Synchronous code only: parks the calling OS thread until a slot is free
+  // and sends (`block_on(send(v))`); Err(SendError{v}) hands `v` back if the
+  // receiver closed or is dropped (also while it waits). Never call it from a
+  // task running on an executor: it blocks that worker thread (and deadlocks
+  // if the receiver needs that thread to run).
+  Result<void, SendError<T>> blocking_send(T v) { return weft::block_on(send(std::move(v))); }
 
   // Sends now if a slot is free: kFull / kClosed hand `v` back.
   Result<void, TrySendError<T>> try_send(T v) noexcept {

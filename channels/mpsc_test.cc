@@ -1,6 +1,7 @@
 #include "channels/mpsc.h"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -639,6 +640,98 @@ TEST(MpscTest, UnboundedFromOsThreadsToLocalExecutor) {
   }(rxp));
   for (auto& t : ts) t.join();
   EXPECT_EQ(n, 40000u);
+}
+
+// ---- blocking_recv / blocking_send (synchronous code) ----
+
+TEST(MpscTest, BlockingRecvGetsAValueSentLaterFromAnotherThread) {
+  auto [tx, rx] = mpsc<std::string>(4);
+  std::thread t([tx = std::move(tx)]() mutable {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(tx.try_send("late").is_ok());
+  });
+  EXPECT_EQ(rx.blocking_recv(), std::optional<std::string>("late"));
+  t.join();
+  EXPECT_EQ(rx.blocking_recv(), std::nullopt);  // the thread dropped the only sender
+}
+
+TEST(MpscTest, UnboundedBlockingRecvGetsAValueSentLaterFromAnotherThread) {
+  auto [tx, rx] = unbounded_mpsc<int>();
+  std::thread t([tx = std::move(tx)]() mutable {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(tx.send(41).is_ok());
+    EXPECT_TRUE(tx.send(42).is_ok());
+  });
+  EXPECT_EQ(rx.blocking_recv(), 41);
+  EXPECT_EQ(rx.blocking_recv(), 42);
+  EXPECT_EQ(rx.blocking_recv(), std::nullopt);
+  t.join();
+}
+
+TEST(MpscTest, BlockingRecvOnAClosedChannelYieldsNullopt) {
+  {
+    auto [tx, rx] = mpsc<int>(2);
+    ASSERT_TRUE(tx.try_send(1).is_ok());
+    { auto drop = std::move(tx); }
+    EXPECT_EQ(rx.blocking_recv(), 1);  // drained first
+    EXPECT_EQ(rx.blocking_recv(), std::nullopt);
+  }
+  {
+    auto [tx, rx] = unbounded_mpsc<int>();
+    rx.close();
+    EXPECT_TRUE(tx.send(1).is_err());
+    EXPECT_EQ(rx.blocking_recv(), std::nullopt);
+  }
+  {
+    // Closed by the last sender dropping on another thread while it waits.
+    auto [tx, rx] = unbounded_mpsc<int>();
+    std::thread t([tx = std::move(tx)]() mutable {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      auto drop = std::move(tx);
+    });
+    EXPECT_EQ(rx.blocking_recv(), std::nullopt);
+    t.join();
+  }
+}
+
+TEST(MpscTest, BlockingSendWaitsForCapacityFreedByAnotherThread) {
+  auto [tx, rx] = mpsc<int>(1);
+  ASSERT_TRUE(tx.try_send(1).is_ok());
+  std::atomic<bool> receiving{false};
+  std::thread t([&receiving, rx = std::move(rx)]() mutable {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    receiving.store(true);
+    EXPECT_EQ(rx.try_recv().value(), 1);  // frees the only slot
+    EXPECT_EQ(rx.blocking_recv(), 2);
+    EXPECT_EQ(rx.blocking_recv(), std::nullopt);
+  });
+  EXPECT_TRUE(tx.blocking_send(2).is_ok());
+  EXPECT_TRUE(receiving.load());  // it could not have sent before the slot was freed
+  { auto drop = std::move(tx); }
+  t.join();
+}
+
+TEST(MpscTest, BlockingSendHandsTheValueBackWhenTheReceiverIsDropped) {
+  auto [tx, rx] = mpsc<std::string>(1);
+  ASSERT_TRUE(tx.try_send("first").is_ok());
+  std::thread t([rx = std::move(rx)]() mutable {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto drop = std::move(rx);
+  });
+  auto r = tx.blocking_send("second");  // waits for a slot, then sees the close
+  ASSERT_TRUE(r.is_err());
+  EXPECT_EQ(std::move(r.error()).into_inner(), "second");
+  t.join();
+  EXPECT_TRUE(tx.is_closed());
+  auto again = tx.blocking_send("third");  // already closed: fails at once
+  ASSERT_TRUE(again.is_err());
+  EXPECT_EQ(again.error().value, "third");
+}
+
+// ---- hardening asserts ----
+
+TEST(MpscDeathTest, ZeroCapacityIsAHardeningAssert) {
+  EXPECT_DEATH((void)mpsc<int>(0), "mpsc: capacity must be at least 1");
 }
 
 }  // namespace

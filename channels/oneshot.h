@@ -19,7 +19,9 @@
 //                       arms, like tokio's `&mut rx`); try_recv() ->
 //                       Result<T, TryRecvError> (empty/closed); close():
 //                       later sends fail, handing the value back (a value
-//                       sent before close() can still be taken).
+//                       sent before close() can still be taken);
+//                       blocking_recv() (synchronous code: parks the OS
+//                       thread until the value or "closed" is there).
 //   local_oneshot<T>()  the same API without atomics, for tasks of one
 //                       thread (`LocalOneshotSender/Receiver<T>`, e.g. on a
 //                       LocalExecutor). Not thread-safe.
@@ -34,6 +36,8 @@
 // (folded into the send/drop compare-exchange when no waker has to be
 // touched afterwards). A pending receive adds one atomic step to register
 // and one for the sender's release after its wake.
+// `blocking_recv()`: `block_on`'s thread-cached parker (no allocation after
+// a thread's first `block_on`), a futex wait only if the value is not there.
 //
 // Contract:
 //   - `send` spends the sender (it is empty afterwards: a second send or a
@@ -43,6 +47,11 @@
 //     must not outlive the sender nor be alive across `send` (Rust's borrow).
 //   - Polling the receiver after it returned Ready is a contract violation
 //     (debug assert; release builds answer `RecvError::closed()`).
+//   - `blocking_recv()` (thread-safe channel only) parks the calling OS
+//     thread (`block_on`, future/block_on.h) and spends the receiver like a
+//     completed poll. Synchronous code only: never call it from a task on an
+//     executor (it blocks that worker thread, and deadlocks if the sender
+//     needs that thread to run).
 //   - A value sent but never received is destroyed exactly once: by the
 //     receiver's destructor or close-and-drop, or with the shared state.
 //
@@ -95,6 +104,7 @@
 #include <utility>
 
 #include "channels/error.h"
+#include "future/block_on.h"
 #include "future/context.h"
 #include "future/frame_allocator.h"
 #include "future/future.h"
@@ -425,6 +435,19 @@ class [[nodiscard("futures do nothing unless polled")]] OneshotReceiver {
   // (a `select` arm that lost) leaves the receiver and the channel as they
   // were. The receiver must outlive it.
   OneshotRecv<T, kSync> recv() noexcept { return OneshotRecv<T, kSync>(*this); }
+
+  // OneshotReceiver::blocking_recv()
+  //
+  // Synchronous code only: parks the calling OS thread until the outcome is
+  // final (`block_on(*this)`) and returns what `co_await rx` yields. Spends
+  // the receiver (`is_terminated()` afterwards). Never call it from a task
+  // running on an executor: it blocks that worker thread. Not on
+  // local_oneshot (nothing on another thread could complete it).
+  Output blocking_recv()
+    requires kSync
+  {
+    return weft::block_on(*this);
+  }
 
   // OneshotReceiver::try_recv()
   //

@@ -1,6 +1,7 @@
 #include "channels/oneshot.h"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -520,6 +521,49 @@ TEST(OneshotTest, ThreadPoolTasks) {
     auto h = pool.spawn(await_value(std::move(rx)));
     pool.spawn(send_later(std::move(tx), i)).detach();
     EXPECT_EQ(pool.block_on(std::move(h)).value(), i);
+  }
+}
+
+// ---- blocking_recv (synchronous code) ----
+
+template <class R>
+concept HasBlockingRecv = requires(R& r) { r.blocking_recv(); };
+static_assert(HasBlockingRecv<OneshotReceiver<int>>);
+static_assert(!HasBlockingRecv<LocalOneshotReceiver<int>>);  // nothing could complete it
+static_assert(std::is_same_v<decltype(std::declval<OneshotReceiver<int>&>().blocking_recv()),
+                             Result<int, RecvError>>);
+
+TEST(OneshotTest, BlockingRecvGetsAValueSentLaterFromAnotherThread) {
+  auto [tx, rx] = oneshot<std::string>();
+  std::thread t([tx = std::move(tx)]() mutable {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(tx.send("late").is_ok());
+  });
+  Result<std::string, RecvError> r = rx.blocking_recv();
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r.value(), "late");
+  EXPECT_TRUE(rx.is_terminated());
+  t.join();
+}
+
+TEST(OneshotTest, BlockingRecvYieldsClosedWhenTheSenderIsDropped) {
+  {
+    auto [tx, rx] = oneshot<int>();
+    { auto drop = std::move(tx); }
+    auto r = rx.blocking_recv();
+    ASSERT_TRUE(r.is_err());
+    EXPECT_TRUE(r.error().is_closed());
+  }
+  {
+    auto [tx, rx] = oneshot<int>();
+    std::thread t([tx = std::move(tx)]() mutable {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      auto drop = std::move(tx);  // unsent
+    });
+    auto r = rx.blocking_recv();
+    ASSERT_TRUE(r.is_err());
+    EXPECT_TRUE(r.error().is_closed());
+    t.join();
   }
 }
 

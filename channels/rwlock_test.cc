@@ -1,6 +1,7 @@
 #include "channels/rwlock.h"
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +23,10 @@ using testing::poll_once;
 static_assert(CancelSafe<RwLock<int>::ReadFuture>);
 static_assert(CancelSafe<RwLock<int>::WriteFuture>);
 static_assert(!std::is_move_constructible_v<RwLock<int>>);
+static_assert(CancelSafe<RwLock<int>::ReadOwnedFuture>);
+static_assert(CancelSafe<RwLock<int>::WriteOwnedFuture>);
+static_assert(std::is_same_v<OutputOf<RwLock<int>::ReadOwnedFuture>, OwnedRwLockReadGuard<int>>);
+static_assert(std::is_same_v<OutputOf<RwLock<int>::WriteOwnedFuture>, OwnedRwLockWriteGuard<int>>);
 
 TEST(RwLockTest, HeaderExample) {
   weft::RwLock<int> l(1);
@@ -286,6 +291,155 @@ TEST(RwLockTest, ReadersAndWritersAsTasks) {
   EXPECT_EQ(reads, 500);
   EXPECT_EQ(l.get_mut().a, 150);
   EXPECT_EQ(l.get_mut().b, 150);
+}
+
+// ---- read_owned / write_owned ----
+
+TEST(RwLockTest, OwnedGuardsKeepTheLockAlive) {
+  auto l = std::make_shared<RwLock<std::string>>("a");
+  std::weak_ptr<RwLock<std::string>> weak = l;
+  {
+    auto w = RwLock<std::string>::try_write_owned(l);
+    ASSERT_TRUE(w);
+    EXPECT_TRUE(RwLock<std::string>::try_read_owned(l).is_err());
+    l.reset();  // the guard holds the only reference now
+    EXPECT_FALSE(weak.expired());
+    w.value()->append("b");
+    EXPECT_EQ(w.value().rwlock().get(), weak.lock().get());
+    w = Err{TryLockError{}};  // unlocks, then frees the lock
+    EXPECT_TRUE(weak.expired());
+  }
+  l = std::make_shared<RwLock<std::string>>("c");
+  weak = l;
+  auto f = RwLock<std::string>::read_owned(l);
+  auto p = poll_once(f);
+  ASSERT_TRUE(p.is_ready());
+  auto r2 = RwLock<std::string>::try_read_owned(l);  // readers share
+  ASSERT_TRUE(r2);
+  l.reset();
+  EXPECT_EQ(*p.value(), "c");
+  EXPECT_EQ(**r2, "c");
+  r2 = Err{TryLockError{}};
+  EXPECT_FALSE(weak.expired());  // p's guard still holds it
+  { auto last = std::move(p).value(); }
+  EXPECT_TRUE(weak.expired());
+}
+
+TEST(RwLockTest, OwnedWriterExcludesReaders) {
+  auto l = std::make_shared<RwLock<int>>(1);
+  CountingWaker wr;
+  auto w = RwLock<int>::try_write_owned(l);
+  ASSERT_TRUE(w);
+  EXPECT_TRUE(l->try_read().is_err());
+  EXPECT_TRUE(RwLock<int>::try_read_owned(l).is_err());
+  EXPECT_TRUE(RwLock<int>::try_write_owned(l).is_err());
+  auto r = RwLock<int>::read_owned(l);
+  EXPECT_TRUE(poll_once(r, wr).is_pending());
+  **w = 2;
+  w = Err{TryLockError{}};
+  EXPECT_EQ(wr.wakes(), 1);
+  auto pr = poll_once(r, wr);
+  ASSERT_TRUE(pr.is_ready());
+  EXPECT_EQ(*pr.value(), 2);
+  EXPECT_TRUE(l->try_read().is_ok());    // readers share
+  EXPECT_TRUE(l->try_write().is_err());  // pr reads
+}
+
+TEST(RwLockTest, QueuedOwnedWriterBlocksLaterReaders) {
+  auto l = std::make_shared<RwLock<int>>(0);
+  auto r1 = RwLock<int>::try_read_owned(l);
+  ASSERT_TRUE(r1);
+  CountingWaker ww, wr;
+  auto w = RwLock<int>::write_owned(l);
+  EXPECT_TRUE(poll_once(w, ww).is_pending());           // waits for r1
+  EXPECT_TRUE(RwLock<int>::try_read_owned(l).is_err());  // a later reader may not pass it
+  EXPECT_TRUE(l->try_read().is_err());
+  auto r2 = RwLock<int>::read_owned(l);
+  EXPECT_TRUE(poll_once(r2, wr).is_pending());
+  r1 = Err{TryLockError{}};
+  EXPECT_EQ(ww.wakes(), 1);
+  EXPECT_EQ(wr.wakes(), 0);
+  auto pw = poll_once(w, ww);
+  ASSERT_TRUE(pw.is_ready());
+  *pw.value() = 5;
+  EXPECT_TRUE(poll_once(r2, wr).is_pending());
+  { auto done = std::move(pw).value(); }  // writer leaves: r2 gets in
+  EXPECT_EQ(wr.wakes(), 1);
+  auto pr = poll_once(r2, wr);
+  ASSERT_TRUE(pr.is_ready());
+  EXPECT_EQ(*pr.value(), 5);
+  EXPECT_EQ(ww.outstanding() + wr.outstanding(), 0);
+}
+
+TEST(RwLockTest, DroppingAQueuedOwnedWriterPassesItsPlaceOn) {
+  auto l = std::make_shared<RwLock<int>>(0);
+  auto r1 = RwLock<int>::try_read_owned(l);
+  CountingWaker ww, wr;
+  auto r2 = RwLock<int>::read_owned(l);
+  {
+    auto w = RwLock<int>::write_owned(l);
+    EXPECT_TRUE(poll_once(w, ww).is_pending());  // took every free permit
+    EXPECT_TRUE(poll_once(r2, wr).is_pending());
+    EXPECT_EQ(ww.outstanding(), 1);
+  }
+  EXPECT_EQ(ww.outstanding(), 0);
+  EXPECT_EQ(wr.wakes(), 1);  // r2 no longer waits behind a writer
+  ASSERT_TRUE(poll_once(r2, wr).is_ready());
+  EXPECT_EQ(wr.outstanding(), 0);
+}
+
+TEST(RwLockTest, DroppingAnOwnedWriterThatWasHandedTheLockPassesItOn) {
+  auto l = std::make_shared<RwLock<int>>(0);
+  auto r1 = RwLock<int>::try_read_owned(l);
+  CountingWaker ww, wr;
+  auto r2 = RwLock<int>::read_owned(l);
+  {
+    auto w = RwLock<int>::write_owned(l);
+    EXPECT_TRUE(poll_once(w, ww).is_pending());
+    EXPECT_TRUE(poll_once(r2, wr).is_pending());
+    r1 = Err{TryLockError{}};  // w now owns the lock, not yet polled
+    EXPECT_EQ(ww.wakes(), 1);
+    EXPECT_EQ(wr.wakes(), 0);
+  }
+  EXPECT_EQ(wr.wakes(), 1);
+  auto p2 = poll_once(r2, wr);
+  ASSERT_TRUE(p2.is_ready());
+  EXPECT_TRUE(l->try_read().is_ok());
+  EXPECT_TRUE(l->try_write().is_err());  // r2 reads
+}
+
+TEST(RwLockTest, AQueuedOwnedFutureHoldingTheLastReferenceFreesItWhenDropped) {
+  auto l = std::make_shared<RwLock<int>>(0);
+  std::weak_ptr<RwLock<int>> weak = l;
+  auto held = RwLock<int>::try_write_owned(l);
+  ASSERT_TRUE(held);
+  CountingWaker w;
+  {
+    auto f = RwLock<int>::read_owned(std::move(l));
+    EXPECT_TRUE(poll_once(f, w).is_pending());
+    held = Err{TryLockError{}};  // handed to `f`, which holds the only reference
+    EXPECT_FALSE(weak.expired());
+    EXPECT_EQ(w.wakes(), 1);
+  }  // dropped: gives the permit back, then frees the lock
+  EXPECT_TRUE(weak.expired());
+  EXPECT_EQ(w.outstanding(), 0);
+}
+
+TEST(RwLockTest, OwnedDowngradeAndBlockingOwnedAccess) {
+  auto l = std::make_shared<RwLock<int>>(1);
+  auto w = RwLock<int>::blocking_write_owned(l);
+  *w = 3;
+  CountingWaker wr;
+  auto r = RwLock<int>::read_owned(l);
+  EXPECT_TRUE(poll_once(r, wr).is_pending());
+  OwnedRwLockReadGuard<int> d = std::move(w).downgrade();
+  EXPECT_EQ(wr.wakes(), 1);  // a queued reader gets in beside the downgraded guard
+  auto pr = poll_once(r, wr);
+  ASSERT_TRUE(pr.is_ready());
+  EXPECT_EQ(*d + *pr.value(), 6);
+  EXPECT_TRUE(l->try_write().is_err());
+  auto b = RwLock<int>::blocking_read_owned(l);
+  EXPECT_EQ(*b, 3);
 }
 
 }  // namespace

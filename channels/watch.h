@@ -20,8 +20,10 @@
 //   WatchReceiver<T>  borrow() (read guard, does not mark seen),
 //                     borrow_and_update() (marks the value seen),
 //                     has_changed() -> Result<bool, Closed>, changed()
-//                     (future of Result<void, Closed>). Copyable: a copy
-//                     starts at the same seen version.
+//                     (future of Result<void, Closed>), wait_for(pred)
+//                     (future of Result<WatchRef<T>, Closed>: the first
+//                     value, current or later, with pred(value) true).
+//                     Copyable: a copy starts at the same seen version.
 //   WatchRef<T>       the guard: `*r`, `r->`, `r.has_changed()`; holds the
 //                     read lock while alive.
 //
@@ -33,6 +35,10 @@
 // gone and there is nothing newer. `has_changed()` answers the same
 // question without waiting: true, false, or Err(Closed) (tokio answers Err
 // as soon as the sender is gone; weft reports a last unseen value first).
+// `wait_for(pred)` calls `pred` on the current value (seen or not), then on
+// each newer version it observes, marking each one seen; Ready(Ok) with a
+// guard of the first value it accepts, Ready(Err(Closed)) when the sender is
+// gone and it rejected the last value. Rust: `watch::Receiver::wait_for`.
 //
 // Costs: one allocation per channel (`new`: the value, a std::shared_mutex,
 // the version word, the waiter lists; intrusive counts, not a shared_ptr).
@@ -40,7 +46,10 @@
 // and the waiter mutex only when a `changed()` future waits (then its wakers
 // are woken outside the lock, 32 at a time). borrow: the read lock (readers
 // do not block each other). changed(): no allocation (its list node lives in
-// the future); the waiter mutex only when it has to wait.
+// the future); the waiter mutex only when it has to wait. wait_for: the
+// same, plus the read lock and one `pred` call per version it checks
+// (spurious polls with no newer version do not call it again); `F` is
+// stored in the future.
 //
 // Contract:
 //   - Handles may live on different threads; each handle is used by one
@@ -49,14 +58,19 @@
 //     the same channel (the write lock would wait forever; a second read
 //     lock on one thread is undefined for std::shared_mutex). Keep guards
 //     short.
-//   - `changed()` and `closed()` borrow their handle (it must outlive them
-//     and not move meanwhile); they are immovable after their first poll
-//     (moving one that is queued is a hardening assert).
+//   - `changed()`, `wait_for()` and `closed()` borrow their handle (it must
+//     outlive them and not move meanwhile); they are immovable after their
+//     first poll (moving one that is queued is a hardening assert).
+//   - `wait_for`'s `pred` runs under the read lock: it must not send or
+//     borrow on the same channel; the guard it returns holds the read lock
+//     (the rule above applies).
 //   - A moved-from handle may only be destroyed or assigned to.
 //
-// Cancellation: `changed()` and `closed()` only observe: both cancel-safe
-// (`kCancelSafe`). Destroying one while it is queued unlinks it (under the
-// waiter mutex) and drops its waker; nothing else is affected.
+// Cancellation: `changed()`, `wait_for()` and `closed()` only observe: all
+// cancel-safe (`kCancelSafe`). Destroying one while it is queued unlinks it
+// (under the waiter mutex) and drops its waker; nothing else is affected.
+// A dropped `wait_for` has marked seen only versions its `pred` rejected
+// (as tokio's does); a new `wait_for` still checks the current value first.
 //
 // Memory ordering:
 //   - `state` (version * 2 | closed bit): seq_cst. The version is bumped
@@ -186,6 +200,8 @@ template <class T>
 class WatchChanged;
 template <class T>
 class WatchClosed;
+template <class T, class F>
+class WatchWaitFor;
 
 // watch<T>(initial)
 //
@@ -209,6 +225,8 @@ class WatchRef {
  private:
   friend class WatchSender<T>;
   friend class WatchReceiver<T>;
+  template <class, class>
+  friend class WatchWaitFor;
   WatchRef(std::shared_lock<std::shared_mutex> lock, const T* value, bool changed) noexcept
       : lock_(std::move(lock)), value_(value), has_changed_(changed) {}
 
@@ -396,6 +414,22 @@ class WatchReceiver {
   // this receiver. Cancel-safe.
   WatchChanged<T> changed() noexcept { return WatchChanged<T>(*this); }
 
+  // WatchReceiver::wait_for()
+  //
+  // A future of `Result<WatchRef<T>, Closed>`: Ready(Ok(guard of the
+  // current value)) once `pred(const T&)` returns true for it. `pred` is
+  // called on the current value first (even if already seen), then once per
+  // new version (intermediate values may be skipped, as always); each value
+  // it is called on is marked seen. Ready(Err(Closed)) when the sender is
+  // gone and `pred` returned false for the last value. `pred` runs under the
+  // read lock: it must not send or borrow on this channel. Borrows this
+  // receiver. Cancel-safe.
+  template <class F>
+    requires std::is_invocable_r_v<bool, F&, const T&>
+  WatchWaitFor<T, std::decay_t<F>> wait_for(F&& pred) {
+    return WatchWaitFor<T, std::decay_t<F>>(*this, std::forward<F>(pred));
+  }
+
   // Whether both receive from the same channel.
   bool same_channel(const WatchReceiver& o) const noexcept { return s_ == o.s_; }
 
@@ -404,6 +438,8 @@ class WatchReceiver {
   friend std::pair<WatchSender<U>, WatchReceiver<U>> watch(U initial);
   friend class WatchSender<T>;
   friend class WatchChanged<T>;
+  template <class, class>
+  friend class WatchWaitFor;
 
   WatchReceiver(State* s, std::uint64_t seen) noexcept : s_(s), seen_(seen) {}
 
@@ -499,6 +535,98 @@ class [[nodiscard("futures do nothing unless polled")]] WatchChanged {
   WatchReceiver<T>* rx_;
   channels_internal::WatchWaiter node_;
   bool queued_ = false;  // node_ may be linked (it was, and we have not seen it leave)
+};
+
+// WatchWaitFor<T, F>
+//
+// The future returned by `WatchReceiver::wait_for(pred)`; Output =
+// Result<WatchRef<T>, Closed>. Waits like `changed()` (same waiter list and
+// wake-ups); each poll that finds a version it has not checked yet calls
+// `pred` on it under the read lock. Cancel-safe; immovable once queued.
+template <class T, class F>
+class [[nodiscard("futures do nothing unless polled")]] WatchWaitFor {
+  using Core = channels_internal::WatchCore;
+  using State = channels_internal::WatchState<T>;
+
+ public:
+  using Output = Result<WatchRef<T>, Closed>;
+  // It only observes: no value is taken, and the versions it marked seen
+  // are ones `pred` already rejected (what tokio's `wait_for` does too), so
+  // a dropped wait_for loses nothing a new one would find.
+  static constexpr bool kCancelSafe = true;
+
+  WatchWaitFor(WatchReceiver<T>& rx, F pred) : rx_(&rx), pred_(std::move(pred)) {}
+  WatchWaitFor(WatchWaitFor&& o) noexcept(std::is_nothrow_move_constructible_v<F>)
+      : rx_(o.rx_), pred_(std::move(o.pred_)), checked_(o.checked_) {
+    WEFT_HARDENING_ASSERT(!o.queued_, "WatchWaitFor moved while it waits (after its first poll)");
+  }
+  WatchWaitFor& operator=(WatchWaitFor&&) = delete;
+  ~WatchWaitFor() { unlink(); }
+
+  Poll<Output> poll(Context& cx) {
+    State& st = rx_->state();
+    bool budgeted = false;  // a budget unit was spent in this poll
+    for (;;) {
+      std::uint64_t s = st.state.load(sync::kSeqCst);
+      if (!checked_ || Core::version(s) != rx_->seen_) {
+        if (!cx.poll_proceed()) return Pending{};  // budget spent: nothing checked
+        budgeted = true;
+        std::shared_lock<std::shared_mutex> lock(st.value_mu);
+        s = st.state.load(sync::kSeqCst);  // under the read lock: the value's version
+        const std::uint64_t v = Core::version(s);
+        const bool changed = v != rx_->seen_;
+        rx_->seen_ = v;
+        checked_ = true;
+        if (pred_(static_cast<const T&>(st.value))) {
+          unlink();
+          return Output(WatchRef<T>(std::move(lock), &st.value, changed));
+        }
+      }
+      if (Core::closed(s)) {
+        unlink();
+        if (!budgeted && !cx.poll_proceed()) return Pending{};
+        return Output(Err{Closed{}});
+      }
+      // Wait for a newer version or the close, as changed() does.
+      {
+        sync::Lock lock(st.wait_mu);
+        register_waker(node_.waker, cx.waker());
+        if (!node_.linked()) {
+          st.changed_waiters.push_back(&node_);
+          st.changed_waiting.fetch_add(1, sync::kSeqCst);  // then re-read state: see the header
+          queued_ = true;
+        }
+        s = st.state.load(sync::kSeqCst);
+        if (Core::version(s) == rx_->seen_ && !Core::closed(s)) return Pending{};
+        unlink_locked(st);
+      }
+      // Something happened meanwhile: check it now.
+    }
+  }
+
+ private:
+  void unlink_locked(Core& c) noexcept {
+    if (node_.linked()) {
+      c.changed_waiters.remove(&node_);
+      c.changed_waiting.fetch_sub(1, sync::kSeqCst);
+    }
+    queued_ = false;
+  }
+  // Leaves the list if still there; drops the waker.
+  void unlink() noexcept {
+    if (queued_) {
+      Core& c = rx_->state();
+      sync::Lock lock(c.wait_mu);
+      unlink_locked(c);
+    }
+    node_.waker = Waker();
+  }
+
+  WatchReceiver<T>* rx_;
+  F pred_;
+  channels_internal::WatchWaiter node_;
+  bool checked_ = false;  // pred_ has seen the version rx_->seen_
+  bool queued_ = false;   // node_ may be linked (it was, and we have not seen it leave)
 };
 
 // WatchClosed<T>

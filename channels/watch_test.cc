@@ -390,5 +390,126 @@ TEST(WatchTest, ClosedOnLocalExecutor) {
   EXPECT_TRUE(done.load());
 }
 
+// ---- wait_for(pred) ----
+
+using EvenPred = bool (*)(const int&);
+static_assert(Future<WatchWaitFor<int, EvenPred>>);
+static_assert(CancelSafe<WatchWaitFor<int, EvenPred>>);
+static_assert(std::is_same_v<OutputOf<WatchWaitFor<int, EvenPred>>, Result<WatchRef<int>, Closed>>);
+
+TEST(WatchTest, WaitForIsReadyAtOnceWhenThePredicateHoldsForTheCurrentValue) {
+  auto [tx, rx] = watch<int>(4);
+  int calls = 0;
+  {
+    // Already seen (the initial value) and still checked: as tokio's wait_for.
+    auto f = rx.wait_for([&](const int& v) {
+      calls += 1;
+      return v % 2 == 0;
+    });
+    auto p = poll_once(f);
+    ASSERT_TRUE(p.is_ready());
+    ASSERT_TRUE(p.value().is_ok());
+    EXPECT_EQ(*p.value().value(), 4);
+    EXPECT_FALSE(p.value().value().has_changed());  // it had been seen
+  }
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(tx.send(6).is_ok());
+  {
+    auto f = rx.wait_for([](const int& v) { return v == 6; });
+    auto p = poll_once(f);
+    ASSERT_TRUE(p.is_ready());
+    EXPECT_TRUE(p.value().value().has_changed());
+  }
+  EXPECT_FALSE(rx.has_changed().value());  // marked seen
+}
+
+TEST(WatchTest, WaitForBecomesReadyAfterTwoSendsEachWakingOnce) {
+  auto [tx, rx] = watch<int>(0);
+  CountingWaker w;
+  std::vector<int> checked;
+  auto f = rx.wait_for([&](const int& v) {
+    checked.push_back(v);
+    return v >= 2;
+  });
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  EXPECT_TRUE(poll_once(f, w).is_pending());  // spurious poll: pred not called again
+  EXPECT_EQ(w.outstanding(), 1);
+  EXPECT_TRUE(tx.send(1).is_ok());
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_TRUE(poll_once(f, w).is_pending());  // 1 rejected: waits again
+  EXPECT_FALSE(rx.has_changed().value());      // the rejected value was marked seen
+  EXPECT_TRUE(tx.send(2).is_ok());
+  EXPECT_EQ(w.wakes(), 2);
+  {
+    auto p = poll_once(f, w);
+    ASSERT_TRUE(p.is_ready());
+    ASSERT_TRUE(p.value().is_ok());
+    EXPECT_EQ(*p.value().value(), 2);
+    EXPECT_TRUE(p.value().value().has_changed());
+  }  // the guard (read lock) goes here
+  EXPECT_EQ(checked, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(w.outstanding(), 0);
+  EXPECT_TRUE(tx.send(3).is_ok());  // nothing queued any more: no wake
+  EXPECT_EQ(w.wakes(), 2);
+}
+
+TEST(WatchTest, WaitForIsClosedWhenTheSenderGoesWithoutSatisfyingIt) {
+  auto [tx, rx] = watch<int>(0);
+  CountingWaker w;
+  auto f = rx.wait_for([](const int& v) { return v > 10; });
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  EXPECT_TRUE(tx.send(5).is_ok());
+  { auto gone = std::move(tx); }
+  EXPECT_EQ(w.wakes(), 1);
+  auto p = poll_once(f, w);  // checks 5 (the last value), then reports the close
+  ASSERT_TRUE(p.is_ready());
+  ASSERT_TRUE(p.value().is_err());
+  EXPECT_EQ(p.value().error(), Closed{});
+  EXPECT_EQ(w.outstanding(), 0);
+  EXPECT_TRUE(rx.has_changed().is_err());  // 5 was marked seen: only the close is left
+}
+
+TEST(WatchTest, WaitForSeesALastValueThatSatisfiesItAfterTheClose) {
+  auto [tx, rx] = watch<int>(0);
+  auto f = rx.wait_for([](const int& v) { return v == 7; });
+  EXPECT_TRUE(poll_once(f).is_pending());
+  EXPECT_TRUE(tx.send(7).is_ok());
+  { auto gone = std::move(tx); }
+  auto p = poll_once(f);
+  ASSERT_TRUE(p.is_ready());
+  ASSERT_TRUE(p.value().is_ok());
+  EXPECT_EQ(*p.value().value(), 7);
+}
+
+TEST(WatchTest, DroppingAPendingWaitForLeavesNoWaker) {
+  auto [tx, rx] = watch<int>(0);
+  CountingWaker w;
+  {
+    auto f = rx.wait_for([](const int& v) { return v < 0; });
+    EXPECT_TRUE(poll_once(f, w).is_pending());
+    EXPECT_EQ(w.outstanding(), 1);
+  }  // cancelled while queued
+  EXPECT_EQ(w.outstanding(), 0);
+  EXPECT_TRUE(tx.send(1).is_ok());
+  EXPECT_EQ(w.wakes(), 0);
+  // Nothing was lost: a new wait_for checks the current value first.
+  auto g = rx.wait_for([](const int& v) { return v == 1; });
+  auto p = poll_once(g, w);
+  ASSERT_TRUE(p.is_ready());
+  EXPECT_EQ(*p.value().value(), 1);
+}
+
+TEST(WatchTest, WaitForAcrossThreads) {
+  auto [tx, rx] = watch<int>(0);
+  std::thread t([tx = std::move(tx)]() mutable {
+    for (int i = 1; i <= 100; ++i) EXPECT_TRUE(tx.send(i).is_ok());
+  });
+  auto r = block_on(rx.wait_for([](const int& v) { return v == 100; }));
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(*r.value(), 100);
+  r = Err{Closed{}};  // drop the read lock before joining
+  t.join();
+}
+
 }  // namespace
 }  // namespace weft
