@@ -178,6 +178,41 @@ struct WatchCore {
   }
 };
 
+// The waiting half of changed() and wait_for(): a node on `changed_waiters`
+// and whether it may still be linked (a sender's wake_all unlinks it without
+// telling the owner).
+struct WatchChangedSlot {
+  WatchWaiter node;
+  bool queued = false;  // node may be linked (it was, and we have not seen it leave)
+
+  // Under `c.wait_mu`: (re)registers `w` and queues the node if it is not.
+  void enqueue_locked(WatchCore& c, const Waker& w) {
+    register_waker(node.waker, w);
+    if (!node.linked()) {
+      c.changed_waiters.push_back(&node);
+      c.changed_waiting.fetch_add(1, sync::kSeqCst);  // then re-read state: see the header
+      queued = true;
+    }
+  }
+  // Under `c.wait_mu`: leaves the list if still there.
+  void unlink_locked(WatchCore& c) noexcept {
+    if (node.linked()) {
+      c.changed_waiters.remove(&node);
+      c.changed_waiting.fetch_sub(1, sync::kSeqCst);
+    }
+    queued = false;
+  }
+  // Leaves the list if still there; drops the waker (no one else touches
+  // the node once it is unlinked).
+  void unlink(WatchCore& c) noexcept {
+    if (queued) {
+      sync::Lock lock(c.wait_mu);
+      unlink_locked(c);
+    }
+    node.waker = Waker();
+  }
+};
+
 template <class T>
 struct WatchState : WatchCore {
   explicit WatchState(T v) : value(std::move(v)) {}
@@ -478,7 +513,7 @@ class [[nodiscard("futures do nothing unless polled")]] WatchChanged {
 
   explicit WatchChanged(WatchReceiver<T>& rx) noexcept : rx_(&rx) {}
   WatchChanged(WatchChanged&& o) noexcept : rx_(o.rx_) {
-    WEFT_HARDENING_ASSERT(!o.queued_, "WatchChanged moved while it waits (after its first poll)");
+    WEFT_HARDENING_ASSERT(!o.slot_.queued, "WatchChanged moved while it waits (after its first poll)");
   }
   WatchChanged& operator=(WatchChanged&&) = delete;
   ~WatchChanged() { unlink(); }
@@ -488,17 +523,10 @@ class [[nodiscard("futures do nothing unless polled")]] WatchChanged {
     std::uint64_t s = c.state.load(sync::kSeqCst);
     if (!ready(s)) {
       sync::Lock lock(c.wait_mu);
-      if (!node_.linked()) {
-        register_waker(node_.waker, cx.waker());
-        c.changed_waiters.push_back(&node_);
-        c.changed_waiting.fetch_add(1, sync::kSeqCst);  // then re-read state: see the header
-        queued_ = true;
-      } else {
-        register_waker(node_.waker, cx.waker());
-      }
+      slot_.enqueue_locked(c, cx.waker());
       s = c.state.load(sync::kSeqCst);
       if (!ready(s)) return Pending{};
-      unlink_locked(c);
+      slot_.unlink_locked(c);
     }
     unlink();
     if (!cx.poll_proceed()) return Pending{};  // budget spent: the change stays unseen
@@ -514,27 +542,10 @@ class [[nodiscard("futures do nothing unless polled")]] WatchChanged {
     return Core::version(s) != rx_->seen_ || Core::closed(s);
   }
 
-  void unlink_locked(Core& c) noexcept {
-    if (node_.linked()) {
-      c.changed_waiters.remove(&node_);
-      c.changed_waiting.fetch_sub(1, sync::kSeqCst);
-    }
-    queued_ = false;
-  }
-  // Leaves the list if still there; drops the waker (no one else touches
-  // the node once it is unlinked).
-  void unlink() noexcept {
-    if (queued_) {
-      Core& c = rx_->state();
-      sync::Lock lock(c.wait_mu);
-      unlink_locked(c);
-    }
-    node_.waker = Waker();
-  }
+  void unlink() noexcept { slot_.unlink(rx_->state()); }
 
   WatchReceiver<T>* rx_;
-  channels_internal::WatchWaiter node_;
-  bool queued_ = false;  // node_ may be linked (it was, and we have not seen it leave)
+  channels_internal::WatchChangedSlot slot_;
 };
 
 // WatchWaitFor<T, F>
@@ -558,7 +569,7 @@ class [[nodiscard("futures do nothing unless polled")]] WatchWaitFor {
   WatchWaitFor(WatchReceiver<T>& rx, F pred) : rx_(&rx), pred_(std::move(pred)) {}
   WatchWaitFor(WatchWaitFor&& o) noexcept(std::is_nothrow_move_constructible_v<F>)
       : rx_(o.rx_), pred_(std::move(o.pred_)), checked_(o.checked_) {
-    WEFT_HARDENING_ASSERT(!o.queued_, "WatchWaitFor moved while it waits (after its first poll)");
+    WEFT_HARDENING_ASSERT(!o.slot_.queued, "WatchWaitFor moved while it waits (after its first poll)");
   }
   WatchWaitFor& operator=(WatchWaitFor&&) = delete;
   ~WatchWaitFor() { unlink(); }
@@ -590,43 +601,22 @@ class [[nodiscard("futures do nothing unless polled")]] WatchWaitFor {
       // Wait for a newer version or the close, as changed() does.
       {
         sync::Lock lock(st.wait_mu);
-        register_waker(node_.waker, cx.waker());
-        if (!node_.linked()) {
-          st.changed_waiters.push_back(&node_);
-          st.changed_waiting.fetch_add(1, sync::kSeqCst);  // then re-read state: see the header
-          queued_ = true;
-        }
+        slot_.enqueue_locked(st, cx.waker());
         s = st.state.load(sync::kSeqCst);
         if (Core::version(s) == rx_->seen_ && !Core::closed(s)) return Pending{};
-        unlink_locked(st);
+        slot_.unlink_locked(st);
       }
       // Something happened meanwhile: check it now.
     }
   }
 
  private:
-  void unlink_locked(Core& c) noexcept {
-    if (node_.linked()) {
-      c.changed_waiters.remove(&node_);
-      c.changed_waiting.fetch_sub(1, sync::kSeqCst);
-    }
-    queued_ = false;
-  }
-  // Leaves the list if still there; drops the waker.
-  void unlink() noexcept {
-    if (queued_) {
-      Core& c = rx_->state();
-      sync::Lock lock(c.wait_mu);
-      unlink_locked(c);
-    }
-    node_.waker = Waker();
-  }
+  void unlink() noexcept { slot_.unlink(rx_->state()); }
 
   WatchReceiver<T>* rx_;
   F pred_;
-  channels_internal::WatchWaiter node_;
+  channels_internal::WatchChangedSlot slot_;
   bool checked_ = false;  // pred_ has seen the version rx_->seen_
-  bool queued_ = false;   // node_ may be linked (it was, and we have not seen it leave)
 };
 
 // WatchClosed<T>
