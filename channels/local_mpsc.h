@@ -105,13 +105,15 @@ class LocalRing {
   bool empty() const noexcept { return len_ == 0; }
   std::size_t size() const noexcept { return len_; }
 
-  void push_back(T&& v) noexcept {
-    if (len_ == cap_) grow();
+  // (Forced inline, growth out of line: GCC 12 otherwise called these out
+  // of line from coroutine bodies.)
+  [[gnu::always_inline]] inline void push_back(T&& v) noexcept {
+    if (len_ == cap_) [[unlikely]] grow();
     ::new (static_cast<void*>(buf_ + ((head_ + len_) & (cap_ - 1)))) T(std::move(v));
     len_ += 1;
   }
-  T& front() noexcept { return *std::launder(buf_ + head_); }
-  void pop_front() noexcept {
+  [[gnu::always_inline]] inline T& front() noexcept { return *std::launder(buf_ + head_); }
+  [[gnu::always_inline]] inline void pop_front() noexcept {
     std::launder(buf_ + head_)->~T();
     head_ = (head_ + 1) & (cap_ - 1);
     len_ -= 1;
@@ -121,7 +123,7 @@ class LocalRing {
   }
 
  private:
-  void grow() noexcept {
+  [[gnu::noinline]] void grow() noexcept {
     const std::size_t ncap = cap_ == 0 ? 16 : cap_ * 2;
     T* nbuf = std::allocator<T>().allocate(ncap);  // throws in a noexcept path: terminates
     for (std::size_t i = 0; i < len_; ++i) {

@@ -147,12 +147,14 @@ class MpscQueue {
   // ---- producers (any thread) ----
 
   // Moves `v` into the queue, unless closed (kClosed: `v` is untouched).
-  PushResult push(T&& v) noexcept {
+  // (push, peek and pop are forced inline, their rare paths kept out of
+  // line: GCC 12 otherwise called them out of line from coroutine bodies.)
+  [[gnu::always_inline]] inline PushResult push(T&& v) noexcept {
     const std::uint64_t prev = tail_.fetch_add(1, sync::kAcqRel);
     if ((prev & kClosedBit) != 0) return PushResult::kClosed;
     const std::uint64_t i = prev & kIndexMask;
     Block* b = fast_tail_.load(sync::kAcquire);
-    if (b->start != (i & ~kOffsetMask)) b = find_block(b, i);
+    if (b->start != (i & ~kOffsetMask)) [[unlikely]] b = find_block(b, i);
     Slot& s = b->slots[i & kOffsetMask];
     ::new (static_cast<void*>(&s.value)) T(std::move(v));
     s.ready.store(1, sync::kRelease);
@@ -169,18 +171,12 @@ class MpscQueue {
 
   // The value at the head if it is written; nullptr otherwise (empty, or
   // claimed but not yet written).
-  T* peek() noexcept {
+  [[gnu::always_inline]] inline T* peek() noexcept {
     Block* b = head_block_;
     const std::uint64_t off = head_ & kOffsetMask;
-    if (off == 0 && b->start != head_) {  // consumed all of `b`: move on
-      Block* next = b->next.load(sync::kAcquire);
-      if (next == nullptr) return nullptr;
-      head_block_ = next;
-      // Its ready flags are cleared now, so no producer can see it "all
-      // written": move the safe hint past it here if it is still there.
-      try_advance_safe_hint(b, next);
-      b = next;
-      reclaim_passed_blocks();
+    if (off == 0 && b->start != head_) [[unlikely]] {  // consumed all of `b`: move on
+      b = advance_head_block(b);
+      if (b == nullptr) return nullptr;
     }
     Slot& s = b->slots[off];
     if (s.ready.load(sync::kAcquire) == 0) return nullptr;
@@ -189,7 +185,7 @@ class MpscQueue {
 
   // Destroys the value at the head (peek() must have returned it) and
   // advances.
-  void pop() noexcept {
+  [[gnu::always_inline]] inline void pop() noexcept {
     Slot& s = head_block_->slots[head_ & kOffsetMask];
     std::launder(reinterpret_cast<T*>(&s.value))->~T();
     s.ready.store(0, sync::kRelaxed);  // ready for reuse (the line is hot now)
@@ -250,7 +246,19 @@ class MpscQueue {
 
   // From `b` (the fast hint, not i's block) to the block of index `i`;
   // then moves both hints forward.
-  Block* find_block(Block* b, std::uint64_t i) noexcept {
+  // peek's block change: the next block, or nullptr if not linked yet.
+  [[gnu::noinline]] Block* advance_head_block(Block* b) noexcept {
+    Block* next = b->next.load(sync::kAcquire);
+    if (next == nullptr) return nullptr;
+    head_block_ = next;
+    // Its ready flags are cleared now, so no producer can see it "all
+    // written": move the safe hint past it here if it is still there.
+    try_advance_safe_hint(b, next);
+    reclaim_passed_blocks();
+    return next;
+  }
+
+  [[gnu::noinline]] Block* find_block(Block* b, std::uint64_t i) noexcept {
     const std::uint64_t target = i & ~kOffsetMask;
     if (b->start > target) b = block_tail_.load(sync::kAcquire);  // fell behind the fast hint
     while (b->start != target) {
