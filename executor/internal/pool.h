@@ -79,7 +79,7 @@
 // Costs per task: one allocation (the task cell), the owned shard's lock at
 // spawn and at completion, and for a local wake one LIFO store (plus, if
 // that displaced a task, one ring push, and the idle word's seq_cst RMW if
-// the ring was empty). A remote schedule takes the inject lock and the
+// the ring was empty). A remote schedule takes the inject mutex and the
 // idle RMW; a futex wake only if a worker must be woken.
 #ifndef WEFT_EXECUTOR_INTERNAL_POOL_H_
 #define WEFT_EXECUTOR_INTERNAL_POOL_H_
@@ -114,6 +114,12 @@
 #include "tools/base/assert.h"
 
 namespace weft::executor_internal {
+
+// How intrusive queues link tasks (through the (N) holder's `queue_next`).
+struct QueueNextLink {
+  static TaskHeader* get(const TaskHeader* t) noexcept { return const_cast<TaskHeader*>(t)->queue_next(); }
+  static void set(TaskHeader* t, TaskHeader* next) noexcept { t->queue_next() = next; }
+};
 
 // PoolConfig: what ThreadPool / ThreadPerCore pass down.
 struct PoolConfig {
@@ -678,7 +684,7 @@ class PoolScheduler final : public Scheduler {
   std::vector<std::thread> threads_;
   // Own cache lines: written by producers and workers, while the lifetime
   // count (first line) is written by non-worker spawns.
-  alignas(64) InjectQueue<TaskHeader> inject_;
+  alignas(64) InjectQueue<TaskHeader, QueueNextLink> inject_;
   alignas(64) Idle idle_;
   std::unique_ptr<OwnedShard[]> shards_;
   std::size_t shard_mask_ = 0;
