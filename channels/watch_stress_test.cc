@@ -143,6 +143,61 @@ TEST(WatchStressTest, SenderDropRacesWaitingReaders) {
   EXPECT_GT(rounds, 0);
 }
 
+// wait_for against a writer: readers wait for ever larger thresholds (one
+// blocking, one cancelling a first poll each time), each result satisfies
+// its predicate and never goes back; after the sender is gone a predicate
+// nothing satisfies ends with Closed; no waker is left behind.
+TEST(WatchStressTest, WaitForThresholdsAgainstAWriter) {
+  constexpr std::int64_t kValues = 100000;
+  const auto start = std::chrono::steady_clock::now();
+  auto [tx, rx] = watch<std::int64_t>(0);
+  testing::CountingWaker cancel_waker;  // outlives the channel
+  std::vector<std::int64_t> hits(2, 0);
+  std::vector<int> closed_ok(2, 0);
+  auto reader = [&](WatchReceiver<std::int64_t> r, int id) {
+    std::int64_t last = 0;
+    for (std::int64_t target = 1;; target += 1 + (target % 97)) {
+      auto pred = [target](const std::int64_t& v) { return v >= target; };
+      if (id == 1) {  // poll once and drop: a cancelled wait_for loses nothing
+        auto f = r.wait_for(pred);
+        Waker w = cancel_waker.waker();
+        Context cx(w);
+        (void)f.poll(cx);
+      }
+      auto res = block_on(r.wait_for(pred));
+      if (!res.is_ok()) break;  // Closed: nothing will reach `target`
+      const std::int64_t v = *res.value();
+      ASSERT_GE(v, target) << "reader " << id << " got a value its predicate rejects";
+      ASSERT_GE(v, last) << "reader " << id << " saw a value go back";
+      last = v;
+      hits[id] += 1;
+    }
+    // The sender is gone: a predicate the last value fails is Closed, one
+    // it satisfies is still answered from the last value.
+    auto never = block_on(r.wait_for([](const std::int64_t&) { return false; }));
+    auto any = block_on(r.wait_for([](const std::int64_t&) { return true; }));
+    closed_ok[id] = (!never.is_ok() && any.is_ok()) ? 1 : 0;
+  };
+  std::thread r0(reader, rx, 0);
+  std::thread r1(reader, std::move(rx), 1);
+  std::thread writer([&, tx = std::move(tx)]() mutable {
+    for (std::int64_t i = 1; i <= kValues && !past(start); ++i) {
+      ASSERT_TRUE(tx.send(i).is_ok());
+      if (i % 64 == 0) std::this_thread::yield();
+    }
+  });
+  writer.join();
+  r0.join();
+  r1.join();
+  for (int id = 0; id < 2; ++id) {
+    EXPECT_GT(hits[id], 0) << "reader " << id;
+    EXPECT_EQ(closed_ok[id], 1) << "reader " << id;
+  }
+  EXPECT_EQ(cancel_waker.outstanding(), 0);
+  std::printf("watch wait_for stress: thresholds met per reader: %lld %lld\n",
+              static_cast<long long>(hits[0]), static_cast<long long>(hits[1]));
+}
+
 // Receiver drops (and copies) against the sender's closed() and sends.
 TEST(WatchStressTest, ReceiverDropsRaceClosed) {
   constexpr int kRounds = 2000;
