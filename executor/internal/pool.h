@@ -79,7 +79,7 @@
 // Costs per task: one allocation (the task cell), the owned shard's lock at
 // spawn and at completion, and for a local wake one LIFO store (plus, if
 // that displaced a task, one ring push, and the idle word's seq_cst RMW if
-// the ring was empty). A remote schedule takes the inject mutex and the
+// the ring was empty). A remote schedule takes the inject lock and the
 // idle RMW; a futex wake only if a worker must be woken.
 #ifndef WEFT_EXECUTOR_INTERNAL_POOL_H_
 #define WEFT_EXECUTOR_INTERNAL_POOL_H_
