@@ -166,32 +166,34 @@ class PoolFrameAllocator {
   static constexpr std::size_t kMaxCachedPerClass = 64;
   static constexpr std::size_t kMaxCachedBytesPerClass = 64 * 1024;
 
-  static void* allocate(std::size_t n) noexcept {
-    if (n == 0 || n > kMaxPooledBytes) return ::operator new(n, std::nothrow);
-    const std::size_t c = class_of(n);
-    State& s = state_;
-    if (Node* node = s.head[c]) {
-      s.head[c] = node->next;
-      s.count[c] -= 1;
-      return node;
+  // Both are inlined into their callers (a warm pool: a few instructions, no
+  // call); first use, a full class and oversize frames go out of line.
+  [[gnu::always_inline]] static void* allocate(std::size_t n) noexcept {
+    if (n - 1 < kMaxPooledBytes) {  // 1..kMaxPooledBytes (n == 0 wraps)
+      const std::size_t c = class_of(n);
+      State& s = state_;
+      if (Node* node = s.head[c]) {
+        s.head[c] = node->next;
+        s.count[c] -= 1;
+        return node;
+      }
     }
-    return ::operator new(class_bytes(c), std::nothrow);
+    return allocate_slow(n);
   }
 
-  static void deallocate(void* p, std::size_t n) noexcept {
-    if (n == 0 || n > kMaxPooledBytes) {
-      ::operator delete(p);
-      return;
+  [[gnu::always_inline]] static void deallocate(void* p, std::size_t n) noexcept {
+    if (n - 1 < kMaxPooledBytes) {
+      const std::size_t c = class_of(n);
+      State& s = state_;
+      // `armed` is false before the thread's first cached frame and after
+      // its exit reaper ran; both go the slow way.
+      if (s.armed && s.count[c] < kCapTable.v[c]) {
+        s.head[c] = ::new (p) Node{s.head[c]};
+        s.count[c] += 1;
+        return;
+      }
     }
-    const std::size_t c = class_of(n);
-    State& s = state_;
-    if (s.dead || s.count[c] >= cap(c)) {
-      ::operator delete(p);
-      return;
-    }
-    if (!s.armed) arm();
-    s.head[c] = ::new (p) Node{s.head[c]};
-    s.count[c] += 1;
+    deallocate_slow(p, n);
   }
 
   // Frames cached by this thread (all classes).
@@ -217,10 +219,7 @@ class PoolFrameAllocator {
   }
 
   // The most frames class `c` keeps.
-  static constexpr std::size_t cap(std::size_t c) noexcept {
-    const std::size_t by_bytes = kMaxCachedBytesPerClass / class_bytes(c);
-    return by_bytes < kMaxCachedPerClass ? by_bytes : kMaxCachedPerClass;
-  }
+  static constexpr std::size_t cap(std::size_t c) noexcept { return kCapTable.v[c]; }
 
  private:
   struct Node {
@@ -240,11 +239,46 @@ class PoolFrameAllocator {
     ~Reaper() {
       trim();
       state_.dead = true;
+      state_.armed = false;  // every later free takes the slow path (and sees `dead`)
     }
   };
 
   static constexpr std::size_t class_of(std::size_t n) noexcept { return (n - 1) / kClassBytes; }
   static constexpr std::size_t class_bytes(std::size_t c) noexcept { return (c + 1) * kClassBytes; }
+  // The per-class bound, as a table: computing it per free was a 64-bit
+  // division on every deallocate (tens of cycles on this machine's EPYC).
+  struct CapTable {
+    std::uint16_t v[kClasses];
+  };
+  static constexpr CapTable kCapTable = [] {
+    CapTable t{};
+    for (std::size_t c = 0; c < kClasses; ++c) {
+      const std::size_t by_bytes = kMaxCachedBytesPerClass / ((c + 1) * kClassBytes);
+      t.v[c] = static_cast<std::uint16_t>(by_bytes < kMaxCachedPerClass ? by_bytes
+                                                                          : kMaxCachedPerClass);
+    }
+    return t;
+  }();
+
+  [[gnu::noinline]] static void* allocate_slow(std::size_t n) noexcept {
+    if (n == 0 || n > kMaxPooledBytes) return ::operator new(n, std::nothrow);
+    return ::operator new(class_bytes(class_of(n)), std::nothrow);
+  }
+  [[gnu::noinline]] static void deallocate_slow(void* p, std::size_t n) noexcept {
+    if (n == 0 || n > kMaxPooledBytes) {
+      ::operator delete(p);
+      return;
+    }
+    const std::size_t c = class_of(n);
+    State& s = state_;
+    if (s.dead || s.count[c] >= kCapTable.v[c]) {
+      ::operator delete(p);
+      return;
+    }
+    arm();  // the thread's first cached frame
+    s.head[c] = ::new (p) Node{s.head[c]};
+    s.count[c] += 1;
+  }
   static void arm() noexcept {
     reaper_.armed = true;  // an odr-use: registers `reaper_`'s destructor for this thread
     state_.armed = true;
