@@ -364,10 +364,13 @@ class OneshotSender {
     return true;
   }
 
-  // Drop without sending: the receiver will see "closed".
+  // Drop without sending: the receiver will see "closed". The null test is
+  // inlined (a spent or moved-from sender, the common case when a sender
+  // travels inside a message, costs a compare), the rest is out of line.
   void reset() noexcept {
-    if (s_ == nullptr) return;
-    State* s = std::exchange(s_, nullptr);
+    if (s_ != nullptr) drop_unsent(std::exchange(s_, nullptr));
+  }
+  [[gnu::noinline]] static void drop_unsent(State* s) noexcept {
     std::uint32_t cur = s->state.load(sync::kRelaxed);
     while (!try_finish(s, cur, cur | channels_internal::kOsComplete)) {
     }
@@ -507,7 +510,7 @@ class [[nodiscard("futures do nothing unless polled")]] OneshotReceiver {
   // Closes the channel (unless the sender is done), destroys a value that
   // was sent but not taken, takes back our waker where we own it, wakes the
   // sender's closed() waiter, and releases our reference.
-  static void drop_state(State* s) noexcept {
+  [[gnu::noinline]] static void drop_state(State* s) noexcept {
     using namespace channels_internal;
     std::uint32_t cur = s->state.load(sync::kAcquire);
     for (;;) {

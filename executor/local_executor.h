@@ -95,9 +95,9 @@ class ReadyQueue {
   bool empty() const noexcept { return seeded_ ? set_.empty() : fifo_.empty(); }
   std::size_t size() const noexcept { return seeded_ ? set_.size() : fifo_.size(); }
 
-  void push(TaskHeader* t) {
+  [[gnu::always_inline]] void push(TaskHeader* t) {
     if (seeded_) {
-      set_.push_back(t);
+      push_seeded(t);
     } else {
       fifo_.push_back(t);
     }
@@ -109,8 +109,14 @@ class ReadyQueue {
     }
     while (TaskHeader* t = q.pop_front()) set_.push_back(t);
   }
-  TaskHeader* pop() noexcept {
+  [[gnu::always_inline]] TaskHeader* pop() noexcept {
     if (!seeded_) return fifo_.pop_front();
+    return pop_seeded();
+  }
+
+ private:
+  [[gnu::noinline]] void push_seeded(TaskHeader* t) { set_.push_back(t); }
+  [[gnu::noinline]] TaskHeader* pop_seeded() noexcept {
     if (set_.empty()) return nullptr;
     const std::size_t i = static_cast<std::size_t>(next_random() % set_.size());
     TaskHeader* t = set_[i];
@@ -119,7 +125,6 @@ class ReadyQueue {
     return t;
   }
 
- private:
   // splitmix64: small, fast, and the same sequence everywhere.
   std::uint64_t next_random() noexcept {
     std::uint64_t z = (rng_ += 0x9E3779B97F4A7C15ull);
@@ -229,9 +234,13 @@ class LocalScheduler final : public Scheduler {
     return n;
   }
 
-  // Moves remote wakes into the ready queue; true if there were any.
-  bool drain_remote() noexcept {
+  // Moves remote wakes into the ready queue; true if there were any. (The
+  // flag test is inlined: the run loop asks whenever its queue runs dry.)
+  [[gnu::always_inline]] bool drain_remote() noexcept {
     if (!remote_pending_.load(std::memory_order_acquire)) return false;
+    return drain_remote_slow();
+  }
+  [[gnu::noinline]] bool drain_remote_slow() noexcept {
     TaskQueue q;
     {
       Lock lock(mu_);
