@@ -201,7 +201,11 @@ class Scheduler {
   Scheduler() = default;
   virtual ~Scheduler() = default;
 
-  Atomic<std::size_t> refs_{1};
+  // On its own cache line: a thread spawning onto a pool from outside takes
+  // one count per task here, while every worker reads the vtable pointer on
+  // the object's first line for each wake; sharing that line made each count
+  // a cross-core miss (perf: 7% of a batch spawned from outside).
+  alignas(64) Atomic<std::size_t> refs_{1};
 };
 
 // OwnedLink
