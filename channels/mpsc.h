@@ -424,60 +424,33 @@ class MpscChan {
 };
 
 // MpscPermitWait<T>: takes one permit of a bounded channel for a send or
-// reserve future. Fast path: `try_acquire` (nothing else constructed); only a
-// future that has to wait builds the semaphore's Acquire (its waiter node) in
-// place. Ready(true): the permit is the caller's; Ready(false): closed.
-// Dropped while waiting: the Acquire gives back a permit it was granted, and
-// then the receiver is told (after a close it may wait for that permit).
-// Movable until it had to wait.
+// reserve future: the semaphore's `LockAcquire` (lock-free try first, a
+// queued waiter node only when that fails). Ready(true): the permit is the
+// caller's; Ready(false): closed. Dropped while waiting: the acquire gives
+// back a permit it was granted, and then the receiver is told (after a close
+// it may wait for that permit). Movable until it had to wait.
 template <class T>
 class MpscPermitWait {
   using Chan = MpscChan<T, true>;
-  using Acquire = BatchSemaphore::Acquire;
 
  public:
-  explicit MpscPermitWait(Chan* c) noexcept : c_(c) {}
-  MpscPermitWait(MpscPermitWait&& o) noexcept : c_(o.c_) {
-    WEFT_HARDENING_ASSERT(!o.acquiring_, "mpsc send/reserve future moved while waiting");
-  }
+  explicit MpscPermitWait(Chan* c) noexcept : c_(c), acquire_(c->sem()) {}
+  MpscPermitWait(MpscPermitWait&& o) noexcept = default;  // LockAcquire asserts "not waiting"
   MpscPermitWait& operator=(MpscPermitWait&&) = delete;
   ~MpscPermitWait() {
-    if (acquiring_) {
-      acq_.~Acquire();
+    if (acquire_.waiting()) {
+      acquire_.cancel();
       c_->after_sender_release();
     }
   }
 
-  Poll<bool> poll(Context& cx) {
-    if (!acquiring_) {
-      if (!cx.poll_proceed()) return Pending{};
-      switch (c_->sem().try_acquire(1)) {
-        case BatchSemaphore::TryResult::kOk:
-          return true;
-        case BatchSemaphore::TryResult::kClosed:
-          return false;
-        case BatchSemaphore::TryResult::kNoPermits:
-          break;
-      }
-      ::new (static_cast<void*>(&acq_)) Acquire(c_->sem(), 1);
-      acquiring_ = true;
-    }
-    Poll<Result<void, Closed>> p = acq_.poll(cx);
-    if (p.is_pending()) return Pending{};
-    const bool ok = p.value().is_ok();
-    acq_.~Acquire();
-    acquiring_ = false;
-    return ok;
-  }
+  Poll<bool> poll(Context& cx) { return acquire_.poll(cx); }
 
   Chan* chan() const noexcept { return c_; }
 
  private:
   Chan* c_;
-  bool acquiring_ = false;
-  union {
-    Acquire acq_;  // alive while acquiring_
-  };
+  BasicLockAcquire<1> acquire_;
 };
 
 // ---- futures shared by both flavours ----

@@ -48,6 +48,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "channels/error.h"
@@ -312,30 +313,48 @@ class [[nodiscard("futures do nothing unless polled")]] BatchSemaphore::Acquire 
   Waiter node_;
 };
 
-// LockAcquire
+// LockAcquire / BasicLockAcquire<kN>
 //
-// The acquire step of Semaphore, Mutex, RwLock and OnceCell: tries the
-// lock-free `try_acquire` first and builds an `Acquire` (the queued,
-// intrusive node) only when that fails, so the uncontended path neither
-// constructs nor destroys a waiter node. Ready(true): the permits are the
-// caller's; Ready(false): the semaphore is closed. Movable until it was
-// polled Pending. Cancellation: as `Acquire` (cancel-safe).
-class LockAcquire {
+// The acquire step of Semaphore, Mutex, RwLock, OnceCell and the bounded mpsc
+// sender: tries the lock-free `try_acquire` first and builds an `Acquire`
+// (the queued, intrusive node) only when that fails, so the uncontended path
+// neither constructs nor destroys a waiter node. Ready(true): the permits are
+// the caller's; Ready(false): the semaphore is closed. Movable until it was
+// polled Pending. Cancellation: as `Acquire` (cancel-safe). `kN` != 0 fixes
+// the count at compile time (the mpsc sender's one permit: no count stored,
+// a constant shift in `try_acquire`); `LockAcquire` takes it at run time.
+template <std::size_t kN = 0>
+class BasicLockAcquire {
+  struct NoCount {};
+
  public:
-  LockAcquire(BatchSemaphore& sem, std::size_t n) noexcept : sem_(&sem), n_(n) {}
-  LockAcquire(LockAcquire&& o) noexcept : sem_(o.sem_), n_(o.n_) {
+  BasicLockAcquire(BatchSemaphore& sem, std::size_t n) noexcept
+    requires(kN == 0)
+      : sem_(&sem), n_(n) {}
+  explicit BasicLockAcquire(BatchSemaphore& sem) noexcept
+    requires(kN != 0)
+      : sem_(&sem) {}
+  BasicLockAcquire(BasicLockAcquire&& o) noexcept : sem_(o.sem_), n_(o.n_) {
     WEFT_HARDENING_ASSERT(!o.queued_.has_value(), "lock future moved after it was polled");
   }
-  LockAcquire& operator=(LockAcquire&&) = delete;
+  BasicLockAcquire& operator=(BasicLockAcquire&&) = delete;
 
   BatchSemaphore& semaphore() const noexcept { return *sem_; }
 
-  // Ready(true) once the `n` permits are the caller's; Ready(false) if the
+  // True while it is queued (polled Pending and not Ready since): dropping
+  // it now gives back whatever it was granted.
+  bool waiting() const noexcept { return queued_.has_value(); }
+  // Leaves the queue now (as dropping it would), giving back what it was
+  // granted; for owners that must act after that (the mpsc sender tells its
+  // receiver).
+  void cancel() noexcept { queued_.reset(); }
+
+  // Ready(true) once the permits are the caller's; Ready(false) if the
   // semaphore was closed.
   Poll<bool> poll(Context& cx) {
     if (!queued_.has_value()) {
       if (!cx.poll_proceed()) return Pending{};
-      switch (sem_->try_acquire(n_)) {
+      switch (sem_->try_acquire(count())) {
         case BatchSemaphore::TryResult::kOk:
           return true;
         case BatchSemaphore::TryResult::kClosed:
@@ -343,7 +362,7 @@ class LockAcquire {
         case BatchSemaphore::TryResult::kNoPermits:
           break;
       }
-      queued_.emplace(*sem_, n_);
+      queued_.emplace(*sem_, count());
       Context unbudgeted(cx.waker());  // the unit was taken above
       return finish(queued_->poll(unbudgeted));
     }
@@ -351,15 +370,25 @@ class LockAcquire {
   }
 
  private:
-  static Poll<bool> finish(Poll<BatchSemaphore::Acquire::Output> p) {
+  std::size_t count() const noexcept {
+    if constexpr (kN != 0) {
+      return kN;
+    } else {
+      return n_;
+    }
+  }
+  Poll<bool> finish(Poll<BatchSemaphore::Acquire::Output> p) {
     if (p.is_pending()) return Pending{};
-    return p.value().is_ok();
+    const bool ok = p.value().is_ok();
+    queued_.reset();  // finished: its destructor gives nothing back
+    return ok;
   }
 
   BatchSemaphore* sem_;
-  std::size_t n_;
+  [[no_unique_address]] std::conditional_t<kN == 0, std::size_t, NoCount> n_{};
   std::optional<BatchSemaphore::Acquire> queued_;
 };
+using LockAcquire = BasicLockAcquire<>;
 
 }  // namespace channels_internal
 
