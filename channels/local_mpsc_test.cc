@@ -330,5 +330,9 @@ TEST(LocalMpscTest, BackpressureAndPerProducerOrderOnLocalExecutor) {
   for (auto& h : ps) EXPECT_EQ(ex.block_on(std::move(h)).value(), 300);
 }
 
+TEST(LocalMpscDeathTest, ZeroCapacityIsAHardeningAssert) {
+  EXPECT_DEATH((void)local_mpsc<int>(0), "local_mpsc: capacity must be at least 1");
+}
+
 }  // namespace
 }  // namespace weft
