@@ -20,11 +20,15 @@
 // producer); `send`; bounded only: `try_send`, `reserve` / `reserve_owned` /
 // `try_reserve` (permits), `capacity()` / `max_capacity()`; both:
 // `closed()` (future: the receiver closed or dropped), `is_closed()`,
-// `same_channel`; bounded only: `blocking_send(v)` (synchronous code).
+// `same_channel`, `strong_count()` / `weak_count()`, `downgrade()` (a
+// WeakMpscSender / WeakUnboundedMpscSender: does not keep the channel open;
+// `upgrade()` -> optional sender while one is alive); bounded only:
+// `blocking_send(v)` (synchronous code).
 // Receivers (MpscReceiver, UnboundedMpscReceiver): move-only; `recv()`,
 // `try_recv()` (Result<T, TryRecvError>: empty / closed), `recv_many(vec,
 // limit)` (future of the count appended; 0 = closed), `close()`, `len()`,
-// `is_empty()`, `is_closed()`, `blocking_recv()` (synchronous code), and
+// `is_empty()`, `is_closed()`, `sender_strong_count()` /
+// `sender_weak_count()`, `blocking_recv()` (synchronous code), and
 // `poll_next` (a receiver is a `Stream`).
 //
 // Closing: dropping the last sender closes the channel: the receiver still
@@ -152,6 +156,10 @@ template <class T>
 class UnboundedMpscSender;
 template <class T>
 class UnboundedMpscReceiver;
+template <class T>
+class WeakMpscSender;
+template <class T>
+class WeakUnboundedMpscSender;
 
 namespace channels_internal {
 
@@ -207,6 +215,28 @@ class MpscChan {
     if (tx_count_.fetch_sub(1, sync::kAcqRel) == 1) rx_waker_.wake();  // the last one: wake rx
     release_ref();
   }
+  // Weak senders keep the memory (a reference) but not the channel open.
+  void add_weak() noexcept {
+    weak_count_.fetch_add(1, sync::kRelaxed);
+    add_ref();
+  }
+  void drop_weak() noexcept {
+    weak_count_.fetch_sub(1, sync::kRelaxed);
+    release_ref();
+  }
+  // A weak sender's upgrade: a new sender only while one is alive. Once the
+  // count reached zero the receiver may have seen "closed" (and drained);
+  // a channel never reopens. The caller holds a reference (its weak one).
+  bool try_add_sender() noexcept {
+    std::size_t n = tx_count_.load(sync::kRelaxed);
+    do {
+      if (n == 0) return false;
+    } while (!tx_count_.compare_exchange_weak(n, n + 1, sync::kRelaxed, sync::kRelaxed));
+    add_ref();
+    return true;
+  }
+  std::size_t sender_count() const noexcept { return tx_count_.load(sync::kAcquire); }
+  std::size_t weak_sender_count() const noexcept { return weak_count_.load(sync::kRelaxed); }
 
   // ---- sender side ----
   Sem& sem() noexcept { return sem_; }
@@ -415,6 +445,7 @@ class MpscChan {
   }
   sync::Atomic<std::size_t> refs_{2};      // one sender + the receiver
   sync::Atomic<std::size_t> tx_count_{1};
+  sync::Atomic<std::size_t> weak_count_{0};  // reporting only
   sync::Atomic<bool> rx_closed_{false};
   sync::Mutex closed_mu_;
   IntrusiveList<MpscClosedWaiter> closed_waiters_;
@@ -624,11 +655,57 @@ class MpscTxBase {
   bool same_channel(const MpscTxBase& o) const noexcept { return c_ == o.c_; }
   // False for a moved-from sender.
   bool valid() const noexcept { return c_ != nullptr; }
+  // Senders (this one included) and weak senders of this channel now.
+  std::size_t strong_count() const noexcept { return c_->sender_count(); }
+  std::size_t weak_count() const noexcept { return c_->weak_sender_count(); }
 
  protected:
   explicit MpscTxBase(MpscChan<T, kBounded>* c) noexcept : c_(c) {}
   void reset() noexcept {
     if (c_ != nullptr) std::exchange(c_, nullptr)->drop_sender();
+  }
+  MpscChan<T, kBounded>* c_;
+};
+
+// Common weak sender: holds the channel's memory, not its senders' count.
+template <class T, bool kBounded>
+class MpscWeakTxBase {
+ public:
+  MpscWeakTxBase(const MpscWeakTxBase& o) noexcept : c_(o.c_) {
+    if (c_ != nullptr) c_->add_weak();
+  }
+  MpscWeakTxBase(MpscWeakTxBase&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+  MpscWeakTxBase& operator=(const MpscWeakTxBase& o) noexcept {
+    if (this != &o) {
+      reset();
+      c_ = o.c_;
+      if (c_ != nullptr) c_->add_weak();
+    }
+    return *this;
+  }
+  MpscWeakTxBase& operator=(MpscWeakTxBase&& o) noexcept {
+    if (this != &o) {
+      reset();
+      c_ = std::exchange(o.c_, nullptr);
+    }
+    return *this;
+  }
+  ~MpscWeakTxBase() { reset(); }
+
+  // Senders and weak senders of this channel now.
+  std::size_t strong_count() const noexcept { return c_->sender_count(); }
+  std::size_t weak_count() const noexcept { return c_->weak_sender_count(); }
+  // False for a moved-from weak sender.
+  bool valid() const noexcept { return c_ != nullptr; }
+
+ protected:
+  // Takes a new weak reference to `c`.
+  explicit MpscWeakTxBase(MpscChan<T, kBounded>* c) noexcept : c_(c) {
+    WEFT_HARDENING_ASSERT(c_ != nullptr, "mpsc: downgrade of a moved-from sender");
+    c_->add_weak();
+  }
+  void reset() noexcept {
+    if (c_ != nullptr) std::exchange(c_, nullptr)->drop_weak();
   }
   MpscChan<T, kBounded>* c_;
 };
@@ -690,6 +767,10 @@ class MpscRxBase {
   std::size_t len() const noexcept { return c_->len(); }
   bool is_empty() const noexcept { return len() == 0; }
   bool valid() const noexcept { return c_ != nullptr; }
+  // Senders and weak senders of this channel now (tokio's
+  // `sender_strong_count` / `sender_weak_count`).
+  std::size_t sender_strong_count() const noexcept { return c_->sender_count(); }
+  std::size_t sender_weak_count() const noexcept { return c_->weak_sender_count(); }
 
  protected:
   explicit MpscRxBase(MpscChan<T, kBounded>* c) noexcept : c_(c) {}
@@ -886,14 +967,41 @@ class MpscSender : public channels_internal::MpscTxBase<T, true> {
   std::size_t capacity() const noexcept { return this->c_->sem().available(); }
   std::size_t max_capacity() const noexcept { return this->c_->capacity(); }
 
+  // A weak sender: does not keep the channel open (see WeakMpscSender).
+  WeakMpscSender<T> downgrade() const noexcept { return WeakMpscSender<T>(this->c_); }
+
  private:
   template <class U>
   friend std::pair<MpscSender<U>, MpscReceiver<U>> mpsc(std::size_t capacity);
+  friend class WeakMpscSender<T>;
   friend class MpscOwnedPermit<T>;
   friend class MpscReserveOwnedFuture<T>;
   explicit MpscSender(Chan* c) noexcept : Base(c) {}
   MpscPermit<T> make_permit() noexcept { return MpscPermit<T>(this->c_); }
   Chan* chan() const noexcept { return this->c_; }
+};
+
+// WeakMpscSender<T> (from `tx.downgrade()`)
+//
+// A handle that does not count as a sender: the channel closes when the last
+// MpscSender goes, whatever weak senders remain (tokio's `WeakSender`, for
+// an actor that must not keep its own mailbox open). `upgrade()` gives a
+// sender while at least one is alive, nullopt once the last one went (a
+// closed channel never reopens). Copyable; keeps the channel's memory (one
+// reference), not its buffer of values alive beyond the receiver's.
+template <class T>
+class WeakMpscSender : public channels_internal::MpscWeakTxBase<T, true> {
+  using Base = channels_internal::MpscWeakTxBase<T, true>;
+
+ public:
+  std::optional<MpscSender<T>> upgrade() const noexcept {
+    if (this->c_ == nullptr || !this->c_->try_add_sender()) return std::nullopt;
+    return MpscSender<T>(this->c_);
+  }
+
+ private:
+  friend class MpscSender<T>;
+  explicit WeakMpscSender(channels_internal::MpscChan<T, true>* c) noexcept : Base(c) {}
 };
 
 // MpscOwnedPermit<T>
@@ -979,10 +1087,30 @@ class UnboundedMpscSender : public channels_internal::MpscTxBase<T, false> {
     return Err{SendError<T>{std::move(v)}};
   }
 
+  // A weak sender: does not keep the channel open (see WeakMpscSender).
+  WeakUnboundedMpscSender<T> downgrade() const noexcept { return WeakUnboundedMpscSender<T>(this->c_); }
+
  private:
   template <class U>
   friend std::pair<UnboundedMpscSender<U>, UnboundedMpscReceiver<U>> unbounded_mpsc();
+  friend class WeakUnboundedMpscSender<T>;
   explicit UnboundedMpscSender(channels_internal::MpscChan<T, false>* c) noexcept : Base(c) {}
+};
+
+// WeakUnboundedMpscSender<T>: the unbounded channel's WeakMpscSender.
+template <class T>
+class WeakUnboundedMpscSender : public channels_internal::MpscWeakTxBase<T, false> {
+  using Base = channels_internal::MpscWeakTxBase<T, false>;
+
+ public:
+  std::optional<UnboundedMpscSender<T>> upgrade() const noexcept {
+    if (this->c_ == nullptr || !this->c_->try_add_sender()) return std::nullopt;
+    return UnboundedMpscSender<T>(this->c_);
+  }
+
+ private:
+  friend class UnboundedMpscSender<T>;
+  explicit WeakUnboundedMpscSender(channels_internal::MpscChan<T, false>* c) noexcept : Base(c) {}
 };
 
 // UnboundedMpscReceiver<T> (move-only).

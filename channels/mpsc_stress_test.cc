@@ -338,6 +338,41 @@ TEST(MpscStressTest, ReceiverDropRacesDestroyEveryValueOnce) {
   }
 }
 
+// Weak senders upgrading while the last strong sender goes: an upgrade
+// either fails (the count reached zero: the receiver may already have seen
+// "closed") or yields a sender whose values are all delivered before the
+// receiver sees the end. Nothing is sent after the receiver saw "closed".
+TEST(MpscStressTest, WeakUpgradesRaceTheLastSenderDrop) {
+  const auto deadline = Clock::now() + kBudget / 4;
+  const int rounds = WEFT_MPSC_TSAN ? 100 : 1000;
+  int upgraded_total = 0;
+  for (int round = 0; round < rounds && Clock::now() < deadline; ++round) {
+    auto [tx, rx] = unbounded_mpsc<int>();
+    std::vector<std::thread> ts;
+    std::atomic<int> sent{0};
+    std::atomic<int> upgrades{0};
+    for (int p = 0; p < 3; ++p) {
+      ts.emplace_back([&, weak = tx.downgrade()] {
+        for (int i = 0; i < 50; ++i) {
+          std::optional<UnboundedMpscSender<int>> up = weak.upgrade();
+          if (!up.has_value()) return;  // closed for good
+          upgrades.fetch_add(1);
+          if (up->send(1).is_ok()) sent.fetch_add(1);
+        }
+      });
+    }
+    if (round % 2 == 0) std::this_thread::yield();
+    { auto gone = std::move(tx); }
+    int got = 0;
+    while (block_on(rx.recv()).has_value()) ++got;  // ends once every upgraded sender is gone
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(got, sent.load()) << "round " << round;
+    EXPECT_EQ(rx.sender_strong_count(), 0u);
+    upgraded_total += upgrades.load();
+  }
+  EXPECT_GT(upgraded_total, 0);
+}
+
 // M consumers sharing the one receiver through a mutex (each recv is made
 // under the lock): nothing lost or duplicated (order per consumer is not
 // checked: the consumers interleave).

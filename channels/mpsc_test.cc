@@ -728,6 +728,96 @@ TEST(MpscTest, BlockingSendHandsTheValueBackWhenTheReceiverIsDropped) {
   EXPECT_EQ(again.error().value, "third");
 }
 
+// ---- weak senders ----
+
+TEST(MpscTest, WeakSenderDoesNotKeepTheChannelOpen) {
+  auto [tx, rx] = mpsc<int>(4);
+  WeakMpscSender<int> weak = tx.downgrade();
+  EXPECT_EQ(tx.strong_count(), 1u);
+  EXPECT_EQ(tx.weak_count(), 1u);
+  EXPECT_EQ(rx.sender_weak_count(), 1u);
+  {
+    std::optional<MpscSender<int>> up = weak.upgrade();
+    ASSERT_TRUE(up.has_value());
+    EXPECT_TRUE(up->same_channel(tx));
+    EXPECT_EQ(rx.sender_strong_count(), 2u);
+    EXPECT_TRUE(up->try_send(7).is_ok());
+  }
+  EXPECT_EQ(rx.sender_strong_count(), 1u);
+  { auto gone = std::move(tx); }  // the last sender: closed, although `weak` lives
+  EXPECT_EQ(rx.sender_strong_count(), 0u);
+  EXPECT_TRUE(rx.is_closed());
+  EXPECT_EQ(block_on(rx.recv()), 7);  // what was sent is still delivered
+  EXPECT_EQ(block_on(rx.recv()), std::nullopt);
+  EXPECT_FALSE(weak.upgrade().has_value());  // a closed channel never reopens
+  WeakMpscSender<int> copy = weak;
+  EXPECT_EQ(copy.weak_count(), 2u);
+  EXPECT_FALSE(copy.upgrade().has_value());
+}
+
+TEST(MpscTest, WeakSenderOutlivesTheReceiverAndFreesTheChannel) {
+  // The weak sender holds the memory: dropping everything else first and
+  // the weak sender last must free it (ASan/LSan would report a leak).
+  std::optional<WeakUnboundedMpscSender<std::string>> weak;
+  {
+    auto [tx, rx] = unbounded_mpsc<std::string>();
+    weak.emplace(tx.downgrade());
+    ASSERT_TRUE(tx.send("queued, never received").is_ok());
+  }
+  EXPECT_FALSE(weak->upgrade().has_value());
+  EXPECT_EQ(weak->strong_count(), 0u);
+  weak.reset();
+}
+
+TEST(MpscTest, UpgradedUnboundedSenderSendsAndCounts) {
+  auto [tx, rx] = unbounded_mpsc<int>();
+  auto weak = tx.downgrade();
+  auto up = weak.upgrade();
+  ASSERT_TRUE(up.has_value());
+  EXPECT_EQ(tx.strong_count(), 2u);
+  ASSERT_TRUE(up->send(1).is_ok());
+  { auto gone = std::move(tx); }
+  EXPECT_FALSE(rx.is_closed());  // the upgraded sender keeps it open
+  ASSERT_TRUE(up->send(2).is_ok());
+  up.reset();
+  EXPECT_EQ(block_on(rx.recv()), 1);
+  EXPECT_EQ(block_on(rx.recv()), 2);
+  EXPECT_EQ(block_on(rx.recv()), std::nullopt);
+  EXPECT_EQ(rx.sender_weak_count(), 1u);
+}
+
+// The actor pattern weak senders exist for: an actor holds a weak handle to
+// its own mailbox, so the mailbox closes (and the actor ends) when its last
+// outside sender goes.
+Task<int> actor(MpscReceiver<int> rx, WeakMpscSender<int> self) {
+  int sum = 0;
+  while (auto v = co_await rx.recv()) {
+    sum += *v;
+    if (*v == 1) {
+      // Forward to itself through an upgraded handle (alive: the caller
+      // still holds a sender).
+      if (auto me = self.upgrade()) (void)me->try_send(100);
+    }
+  }
+  co_return sum;
+}
+
+TEST(MpscTest, ActorWithAWeakHandleToItsMailboxEndsWhenItsSendersGo) {
+  LocalExecutor ex;
+  auto [tx, rx] = mpsc<int>(8);
+  auto weak = tx.downgrade();
+  JoinHandle<int> h = ex.spawn_local(actor(std::move(rx), std::move(weak)));
+  ex.block_on(tx.send(1));
+  ex.block_on(yield_now());  // the actor runs: takes 1, upgrades, sends 100 to itself
+  ex.block_on(tx.send(2));
+  { auto gone = std::move(tx); }
+  // The weak handle does not keep the mailbox open: the actor drains it and
+  // ends (with a strong self-handle it would wait forever).
+  auto r = ex.block_on(std::move(h));
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r.value(), 103);
+}
+
 // ---- hardening asserts ----
 
 TEST(MpscDeathTest, ZeroCapacityIsAHardeningAssert) {
