@@ -12,7 +12,10 @@
 //   set.join_next()     a cancel-safe future of the next finished task's
 //                       `JoinResult<T>`, in completion order; `std::nullopt`
 //                       when the set is empty.
+//   set.join_next_with_id()  the same with the task's id (JoinedTask<T>).
+//   set.try_join_next() a result that is ready now, or nullopt (no waiting).
 //   set.join_all()      a future of every remaining result (completion order).
+//   set.abort(id)       asks the task spawned with `id` to cancel (O(len)).
 //   set.abort_all()     asks every task to cancel (they stay in the set until
 //                       joined: their results are "cancelled", or the value
 //                       if they finished first).
@@ -80,6 +83,14 @@
 namespace weft {
 
 class LocalExecutor;
+
+// JoinedTask<T>: a finished member's task id and result
+// (`join_next_with_id()`; tokio's `(Id, T)` / `JoinError::id()`).
+template <class T>
+struct JoinedTask {
+  TaskId id;
+  JoinResult<T> result;
+};
 
 namespace executor_internal {
 
@@ -205,14 +216,45 @@ class JoinSetCore {
   }
 
   Poll<std::optional<JoinResult<T>>> poll_join_next(Context& cx) {
+    Poll<std::optional<JoinedTask<T>>> p = poll_next(cx, /*register_waiter=*/true);
+    if (p.is_pending()) return Pending{};
+    std::optional<JoinedTask<T>> j = std::move(p).value();
+    if (!j.has_value()) return std::optional<JoinResult<T>>();
+    return std::optional<JoinResult<T>>(std::move(j->result));
+  }
+  Poll<std::optional<JoinedTask<T>>> poll_join_next_with_id(Context& cx) {
+    return poll_next(cx, /*register_waiter=*/true);
+  }
+  // A finished member's result if one is ready now; never registers a
+  // waiter (a pending join_next keeps its own), nullopt if none is ready.
+  std::optional<JoinResult<T>> try_join_next() {
+    Context cx(noop_waker());
+    Poll<std::optional<JoinedTask<T>>> p = poll_next(cx, /*register_waiter=*/false);
+    if (p.is_pending() || !p.value().has_value()) return std::nullopt;
+    return std::optional<JoinResult<T>>(std::move(p.value()->result));
+  }
+
+  // Asks the member with id `id` to cancel (O(len)); false if no member has it.
+  bool abort(TaskId id) const noexcept {
+    for (Entry* e = head_; e != nullptr; e = e->next) {
+      if (e->handle.id() == id) {
+        e->handle.abort();
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  Poll<std::optional<JoinedTask<T>>> poll_next(Context& cx, bool register_waiter) {
     if (len_ == 0) {
-      forget_waiter();
-      return std::optional<JoinResult<T>>();
+      if (register_waiter) forget_waiter();
+      return std::optional<JoinedTask<T>>();
     }
     Entry* list;
     {
       Lock lock(shared_->mu);
-      register_waker(shared_->waiter, cx.waker());
+      if (register_waiter) register_waker(shared_->waiter, cx.waker());
       list = shared_->ready_head;
       shared_->ready_head = shared_->ready_tail = nullptr;
     }
@@ -231,20 +273,20 @@ class JoinSetCore {
       }
       Waker w = Waker::from_raw(RawWaker{e, &kEntryVTable});  // borrowed: owns no count
       Context ecx(w, cx.budget());
+      const TaskId id = e->handle.id();  // the handle forgets it once Ready
       Poll<JoinResult<T>> p = e->handle.poll(ecx);
       (void)std::move(w).into_raw();
       if (p.is_ready()) {
         put_back(list);
         unlink(e);
         release_entry(e);
-        forget_waiter();
-        return std::optional<JoinResult<T>>(std::move(p).value());
+        if (register_waiter) forget_waiter();
+        return std::optional<JoinedTask<T>>(JoinedTask<T>{id, std::move(p).value()});
       }
     }
     return Pending{};
   }
 
- private:
   // Re-queues, in front and in order, entries taken but not polled.
   void put_back(Entry* list) noexcept {
     if (list == nullptr) return;
@@ -350,6 +392,33 @@ class [[nodiscard("futures do nothing unless polled")]] JoinNext {
   bool pending_ = false;
 };
 
+// JoinNextWithId<Set>: the future returned by `join_next_with_id()`: the
+// next finished task's id and result. Cancel-safe.
+template <class Set>
+class [[nodiscard("futures do nothing unless polled")]] JoinNextWithId {
+ public:
+  using Output = std::optional<JoinedTask<typename Set::value_type>>;
+  static constexpr bool kUnpin = true;
+  static constexpr bool kCancelSafe = true;
+
+  explicit JoinNextWithId(Set& set) noexcept : set_(&set) {}
+  JoinNextWithId(JoinNextWithId&& o) noexcept : set_(std::exchange(o.set_, nullptr)), pending_(o.pending_) {}
+  JoinNextWithId& operator=(JoinNextWithId&&) = delete;
+  ~JoinNextWithId() {
+    if (set_ != nullptr && pending_) set_->forget_waiter();
+  }
+
+  Poll<Output> poll(Context& cx) {
+    Poll<Output> p = set_->poll_join_next_with_id(cx);
+    pending_ = p.is_pending();
+    return p;
+  }
+
+ private:
+  Set* set_;
+  bool pending_ = false;
+};
+
 // JoinAll<Set>: the future returned by `join_all()`: every remaining result,
 // in completion order. Not cancel-safe (results gathered so far are lost).
 template <class Set>
@@ -409,11 +478,22 @@ class JoinSet {
   }
 
   JoinNext<JoinSet> join_next() noexcept { return JoinNext<JoinSet>(*this); }
+  JoinNextWithId<JoinSet> join_next_with_id() noexcept { return JoinNextWithId<JoinSet>(*this); }
   JoinAll<JoinSet> join_all() noexcept { return JoinAll<JoinSet>(*this); }
-  // The poll behind join_next(); `forget_waiter()` unregisters its waker.
+  // A result that is ready now, without waiting or registering a waker
+  // (nullopt: none is ready, or the set is empty).
+  std::optional<JoinResult<T>> try_join_next() { return core_.try_join_next(); }
+  // The polls behind join_next() / join_next_with_id(); `forget_waiter()`
+  // unregisters their waker.
   Poll<std::optional<JoinResult<T>>> poll_join_next(Context& cx) { return core_.poll_join_next(cx); }
+  Poll<std::optional<JoinedTask<T>>> poll_join_next_with_id(Context& cx) {
+    return core_.poll_join_next_with_id(cx);
+  }
   void forget_waiter() noexcept { core_.forget_waiter(); }
 
+  // Asks the member spawned with id `id` to cancel (as JoinHandle::abort;
+  // it stays in the set until joined). O(len); false if no member has it.
+  bool abort(TaskId id) noexcept { return core_.abort(id); }
   void abort_all() noexcept { core_.abort_all(); }
   // Detaches every task (they run on; their results are dropped).
   void detach_all() noexcept { core_.clear(); }
@@ -454,11 +534,22 @@ class TaskScope {
   }
 
   JoinNext<TaskScope> join_next() noexcept { return JoinNext<TaskScope>(*this); }
+  JoinNextWithId<TaskScope> join_next_with_id() noexcept { return JoinNextWithId<TaskScope>(*this); }
   JoinAll<TaskScope> join_all() noexcept { return JoinAll<TaskScope>(*this); }
-  // The poll behind join_next(); `forget_waiter()` unregisters its waker.
+  // A result that is ready now, without waiting or registering a waker
+  // (nullopt: none is ready, or the set is empty).
+  std::optional<JoinResult<T>> try_join_next() { return core_.try_join_next(); }
+  // The polls behind join_next() / join_next_with_id(); `forget_waiter()`
+  // unregisters their waker.
   Poll<std::optional<JoinResult<T>>> poll_join_next(Context& cx) { return core_.poll_join_next(cx); }
+  Poll<std::optional<JoinedTask<T>>> poll_join_next_with_id(Context& cx) {
+    return core_.poll_join_next_with_id(cx);
+  }
   void forget_waiter() noexcept { core_.forget_waiter(); }
 
+  // Asks the member spawned with id `id` to cancel (as JoinHandle::abort;
+  // it stays in the set until joined). O(len); false if no member has it.
+  bool abort(TaskId id) noexcept { return core_.abort(id); }
   void abort_all() noexcept { core_.abort_all(); }
   // Cancels every child now (see the header comment); they leave the scope.
   void cancel_all() noexcept {

@@ -17,6 +17,7 @@ namespace weft {
 namespace {
 
 static_assert(CancelSafe<JoinNext<JoinSet<int>>>);
+static_assert(CancelSafe<JoinNextWithId<JoinSet<int>>>);
 static_assert(!std::is_move_constructible_v<TaskScope<int>>);
 static_assert(std::is_move_constructible_v<JoinSet<int>>);
 
@@ -146,6 +147,73 @@ TEST(TaskScopeTest, JoinNextIsCancelSafe) {
   auto r = ex.block_on(set.join_next());
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->value(), 5);
+}
+
+TEST(TaskScopeTest, JoinNextWithIdTellsWhichTaskEachResultCameFrom) {
+  LocalExecutor ex;
+  JoinSet<int> set(ex);
+  Gate a, b;
+  const TaskId ia = set.spawn(map(a.wait(), [](Unit) { return 1; }));
+  const TaskId ib = set.spawn(map(b.wait(), [](Unit) { return 2; }));
+  ASSERT_NE(ia, ib);
+  ex.run_until_stalled();
+  EXPECT_TRUE(set.abort(ia));  // a cancelled result still names its task
+  b.fire();
+  std::vector<std::pair<TaskId, bool>> got;  // (id, cancelled)
+  for (;;) {
+    std::optional<JoinedTask<int>> j = ex.block_on(set.join_next_with_id());
+    if (!j.has_value()) break;
+    got.emplace_back(j->id, j->result.is_cancelled());
+    if (j->id == ib) EXPECT_EQ(j->result.value(), 2);
+  }
+  std::sort(got.begin(), got.end());
+  std::vector<std::pair<TaskId, bool>> want = {{ia, true}, {ib, false}};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+}
+
+TEST(TaskScopeTest, AbortByIdCancelsOnlyThatTask) {
+  LocalExecutor ex;
+  JoinSet<int> set(ex);
+  Gate a, b;
+  const TaskId ia = set.spawn(map(a.wait(), [](Unit) { return 1; }));
+  set.spawn(map(b.wait(), [](Unit) { return 2; }));
+  ex.run_until_stalled();
+  EXPECT_TRUE(set.abort(ia));
+  EXPECT_FALSE(set.abort(TaskId{0}));  // no member has it
+  ex.run_until_stalled();
+  std::optional<JoinResult<int>> first = set.try_join_next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_TRUE(first->is_cancelled());
+  EXPECT_EQ(set.len(), 1u);
+  EXPECT_FALSE(set.try_join_next().has_value());  // the other still runs
+  b.fire();
+  ex.run_until_stalled();
+  std::optional<JoinResult<int>> second = set.try_join_next();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->value(), 2);
+  EXPECT_FALSE(set.abort(ia));  // joined: no longer a member
+  EXPECT_TRUE(set.is_empty());
+}
+
+TEST(TaskScopeTest, TryJoinNextLeavesAPendingJoinNextRegistered) {
+  LocalExecutor ex;
+  JoinSet<int> set(ex);
+  Gate g;
+  set.spawn(map(g.wait(), [](Unit) { return 9; }));
+  ex.run_until_stalled();
+  testing::CountingWaker w;
+  auto next = set.join_next();
+  EXPECT_TRUE(testing::poll_once(next, w).is_pending());
+  EXPECT_FALSE(set.try_join_next().has_value());  // nothing ready; no waiter replaced
+  EXPECT_EQ(w.outstanding(), 1);
+  g.fire();
+  ex.run_until_stalled();
+  EXPECT_EQ(w.wakes(), 1);  // the pending join_next is still the one woken
+  auto r = testing::poll_once(next, w);
+  ASSERT_TRUE(r.is_ready());
+  ASSERT_TRUE(r.value().has_value());
+  EXPECT_EQ(r.value()->value(), 9);
 }
 
 TEST(TaskScopeTest, AbortAllCancelsPendingChildren) {
