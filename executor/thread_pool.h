@@ -9,6 +9,8 @@
 //   - `spawn(f)`: runs the future `f` on some worker; returns a
 //     `JoinHandle<T>` (executor/join_handle.h): a future of the task's
 //     `JoinResult<T>`, with `abort()` and `detach()`.
+//   - `weft::spawn(f)` (free): the same from inside a task, onto the pool
+//     running it (no pool reference needed).
 //   - `block_on(f)`: polls `f` on the calling thread until it is ready (the
 //     workers meanwhile run the spawned tasks); typically
 //     `pool.block_on(pool.spawn(root()))`.
@@ -195,6 +197,22 @@ class ThreadPool {
 
   executor_internal::PoolScheduler* sched_;
 };
+
+// spawn(f)
+//
+// Spawns `f` onto the pool whose worker runs the caller (tokio's free
+// `tokio::spawn`; on a ThreadPerCore core, onto that core): a task need not
+// carry a reference to its pool. Hardening assert anywhere else: from a
+// LocalExecutor task use `spawn_local(f)`; from outside, `pool.spawn(f)`.
+template <class F>
+  requires Future<std::remove_cvref_t<F>>
+JoinHandle<OutputOf<F>> spawn(F&& f, SpawnSite site = SpawnSite::current()) {
+  executor_internal::PoolWorker* w = executor_internal::tl_pool_worker;
+  WEFT_HARDENING_ASSERT(w != nullptr,
+                        "weft::spawn called outside a ThreadPool worker (use pool.spawn(f), or "
+                        "spawn_local(f) on a LocalExecutor)");
+  return JoinHandle<OutputOf<F>>::from_raw(w->pool->spawn(std::forward<F>(f), site, /*join_interest=*/true));
+}
 
 }  // namespace weft
 

@@ -151,6 +151,27 @@ TEST(ThreadPoolTest, TasksSpawnAndAwaitChildren) {
   EXPECT_EQ(pool.block_on(pool.spawn(parent(&pool, 100))).value(), 99 * 100);
 }
 
+// The free weft::spawn: children go to the pool running the parent, which
+// holds no reference to it.
+Task<int> parent_without_pool(int n) {
+  std::vector<JoinHandle<int>> hs;
+  for (int i = 0; i < n; ++i) hs.push_back(weft::spawn(child(i)));
+  int sum = 0;
+  for (auto& h : hs) sum += (co_await std::move(h)).value();
+  co_return sum;
+}
+
+TEST(ThreadPoolTest, FreeSpawnGoesToThePoolRunningTheCaller) {
+  ThreadPool pool(2);
+  const auto spawned_before = pool.counters().spawned;
+  EXPECT_EQ(pool.block_on(pool.spawn(parent_without_pool(50))).value(), 49 * 50);
+  EXPECT_EQ(pool.counters().spawned - spawned_before, 51u);  // the parent and its 50 children
+}
+
+TEST(ThreadPoolDeathTest, FreeSpawnOutsideAPoolIsAHardeningAssert) {
+  EXPECT_DEATH((void)weft::spawn(ready(1)), "weft::spawn called outside a ThreadPool worker");
+}
+
 TEST(ThreadPoolTest, TaskWokenDuringItsOwnPollRunsAgain) {
   ThreadPool pool(2);
   auto h = pool.spawn(YieldTimes(1000));
