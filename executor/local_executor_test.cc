@@ -14,6 +14,7 @@
 #include "executor/join_handle.h"
 #include "executor/park.h"
 #include "future/block_on.h"
+#include "future/coop.h"
 #include "future/map.h"
 #include "future/ready.h"
 #include "future/task.h"
@@ -457,6 +458,47 @@ TEST(LocalExecutorTest, JoinHandleNoLeakOfWakers) {
   sig.fire();
   ex.run_until_stalled();
   EXPECT_EQ(w.wakes(), 0);
+}
+
+// consume_budget(): a loop of pure computation yields every Budget::kDefault
+// steps, so another task on the same thread makes progress before the loop
+// ends; the same loop under unconstrained() never yields.
+Task<int> compute(int steps, const int* other_progress, int* seen_other) {
+  for (int i = 0; i < steps; ++i) {
+    co_await consume_budget();
+    if (*other_progress > 0 && *seen_other < 0) *seen_other = i;
+  }
+  co_return steps;
+}
+
+Task<> ticker(int* progress) {
+  for (int i = 0; i < 1000; ++i) {
+    *progress += 1;
+    co_await yield_now();
+  }
+}
+
+TEST(LocalExecutorTest, ConsumeBudgetMakesAComputeLoopYield) {
+  LocalExecutor ex;
+  int progress = 0;
+  int seen = -1;
+  JoinHandle<int> c = ex.spawn_local(compute(1000, &progress, &seen));
+  ex.spawn_local(ticker(&progress)).detach();
+  EXPECT_EQ(ex.block_on(std::move(c)).value(), 1000);
+  // The ticker ran while the loop was in progress, at a budget boundary.
+  ASSERT_GE(seen, 0);
+  EXPECT_LT(seen, 1000);
+  EXPECT_EQ(seen % static_cast<int>(Budget::kDefault), 0);
+}
+
+TEST(LocalExecutorTest, UnconstrainedComputeLoopRunsToTheEndInOnePoll) {
+  LocalExecutor ex;
+  int progress = 0;
+  int seen = -1;
+  JoinHandle<int> c = ex.spawn_local(unconstrained(compute(1000, &progress, &seen)));
+  ex.spawn_local(ticker(&progress)).detach();
+  EXPECT_EQ(ex.block_on(std::move(c)).value(), 1000);
+  EXPECT_EQ(seen, -1);  // the ticker never ran before the loop finished
 }
 
 }  // namespace
