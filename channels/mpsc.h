@@ -18,7 +18,8 @@
 //
 // Senders (MpscSender, UnboundedMpscSender): copyable (a copy is another
 // producer); `send`; bounded only: `try_send`, `reserve` / `reserve_owned` /
-// `try_reserve` (permits), `capacity()` / `max_capacity()`; both:
+// `try_reserve` (permits), `reserve_many(n)` / `try_reserve_many(n)`
+// (MpscPermits: n slots at once), `capacity()` / `max_capacity()`; both:
 // `closed()` (future: the receiver closed or dropped), `is_closed()`,
 // `same_channel`, `strong_count()` / `weak_count()`, `downgrade()` (a
 // WeakMpscSender / WeakUnboundedMpscSender: does not keep the channel open;
@@ -150,6 +151,8 @@ template <class T>
 class MpscPermit;
 template <class T>
 class MpscOwnedPermit;
+template <class T>
+class MpscPermits;
 template <class T>
 class MpscReserveOwnedFuture;
 template <class T>
@@ -460,12 +463,18 @@ class MpscChan {
 // caller's; Ready(false): closed. Dropped while waiting: the acquire gives
 // back a permit it was granted, and then the receiver is told (after a close
 // it may wait for that permit). Movable until it had to wait.
-template <class T>
+// `kN` = 0: the count is given at run time (reserve_many).
+template <class T, std::size_t kN = 1>
 class MpscPermitWait {
   using Chan = MpscChan<T, true>;
 
  public:
-  explicit MpscPermitWait(Chan* c) noexcept : c_(c), acquire_(c->sem()) {}
+  explicit MpscPermitWait(Chan* c) noexcept
+    requires(kN != 0)
+      : c_(c), acquire_(c->sem()) {}
+  MpscPermitWait(Chan* c, std::size_t n) noexcept
+    requires(kN == 0)
+      : c_(c), acquire_(c->sem(), n) {}
   MpscPermitWait(MpscPermitWait&& o) noexcept = default;  // LockAcquire asserts "not waiting"
   MpscPermitWait& operator=(MpscPermitWait&&) = delete;
   ~MpscPermitWait() {
@@ -481,7 +490,7 @@ class MpscPermitWait {
 
  private:
   Chan* c_;
-  BasicLockAcquire<1> acquire_;
+  BasicLockAcquire<kN> acquire_;
 };
 
 // ---- futures shared by both flavours ----
@@ -820,11 +829,94 @@ class [[nodiscard]] MpscPermit {
   template <class>
   friend class MpscReserveFuture;
   friend class MpscSender<T>;
+  friend class MpscPermits<T>;
   explicit MpscPermit(channels_internal::MpscChan<T, true>* c) noexcept : c_(c) {}
   void reset() noexcept {
     if (c_ != nullptr) std::exchange(c_, nullptr)->release_permit();
   }
   channels_internal::MpscChan<T, true>* c_;
+};
+
+// MpscPermits<T>
+//
+// `n` reserved slots at once (`tx.reserve_many(n)`, `try_reserve_many(n)`;
+// tokio's `PermitIterator`): each `send(v)` uses one and never fails or
+// waits; `next()` splits one off as an MpscPermit; the unused rest are given
+// back when it is dropped. Like MpscPermit it borrows the sender's channel:
+// it must not outlive every sender.
+template <class T>
+class [[nodiscard]] MpscPermits {
+ public:
+  MpscPermits(MpscPermits&& o) noexcept : c_(std::exchange(o.c_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  MpscPermits& operator=(MpscPermits&& o) noexcept {
+    if (this != &o) {
+      reset();
+      c_ = std::exchange(o.c_, nullptr);
+      n_ = std::exchange(o.n_, 0);
+    }
+    return *this;
+  }
+  ~MpscPermits() { reset(); }
+
+  // Slots still reserved.
+  std::size_t remaining() const noexcept { return n_; }
+
+  // Sends `v` with one of the slots (hardening assert if none is left).
+  void send(T v) noexcept {
+    WEFT_HARDENING_ASSERT(n_ != 0, "MpscPermits::send with no slot left");
+    n_ -= 1;
+    c_->push(std::move(v));
+  }
+  // One slot as its own permit; nullopt when none is left.
+  std::optional<MpscPermit<T>> next() noexcept {
+    if (n_ == 0) return std::nullopt;
+    n_ -= 1;
+    return MpscPermit<T>(c_);
+  }
+
+ private:
+  template <class>
+  friend class MpscReserveManyFuture;
+  friend class MpscSender<T>;
+  MpscPermits(channels_internal::MpscChan<T, true>* c, std::size_t n) noexcept : c_(c), n_(n) {}
+  void reset() noexcept {
+    if (n_ != 0) {
+      c_->sem().release(std::exchange(n_, 0));
+      c_->after_sender_release();
+    }
+    c_ = nullptr;
+  }
+  channels_internal::MpscChan<T, true>* c_;
+  std::size_t n_;
+};
+
+// MpscReserveManyFuture<T>: `tx.reserve_many(n)`. Output
+// Result<MpscPermits<T>, Closed>; waits until all `n` slots are free (FIFO
+// with the other senders: slots freed meanwhile are held for it, and given
+// back if it is dropped). Cancel-safe (declared). Immovable once it waited.
+template <class T>
+class [[nodiscard("futures do nothing unless polled")]] MpscReserveManyFuture {
+  using Chan = channels_internal::MpscChan<T, true>;
+
+ public:
+  using Output = Result<MpscPermits<T>, Closed>;
+  static constexpr bool kCancelSafe = true;
+
+  MpscReserveManyFuture(Chan* c, std::size_t n) noexcept : wait_(c, n), n_(n) {}
+  MpscReserveManyFuture(MpscReserveManyFuture&&) noexcept = default;
+  MpscReserveManyFuture& operator=(MpscReserveManyFuture&&) = delete;
+
+  Poll<Output> poll(Context& cx) {
+    if (n_ == 0) return Output(MpscPermits<T>(wait_.chan(), 0));
+    Poll<bool> p = wait_.poll(cx);
+    if (p.is_pending()) return Pending{};
+    if (!p.value()) return channels_internal::closed_result<Output>();
+    return Output(MpscPermits<T>(wait_.chan(), n_));
+  }
+
+ private:
+  channels_internal::MpscPermitWait<T, 0> wait_;
+  std::size_t n_;
 };
 
 // MpscSendFuture<T>: `tx.send(v)`. Output Result<void, SendError<T>> (the
@@ -951,6 +1043,30 @@ class MpscSender : public channels_internal::MpscTxBase<T, true> {
     switch (this->c_->sem().try_acquire(1)) {
       case channels_internal::BatchSemaphore::TryResult::kOk:
         return make_permit();
+      case channels_internal::BatchSemaphore::TryResult::kClosed:
+        return Err{TrySendError<Unit>::closed(Unit{})};
+      case channels_internal::BatchSemaphore::TryResult::kNoPermits:
+        break;
+    }
+    return Err{TrySendError<Unit>::full(Unit{})};
+  }
+
+  // Future of `n` slots at once (Result<MpscPermits<T>, Closed>): waits
+  // until all are free. `n` above max_capacity() could never be granted: a
+  // hardening assert. `n` = 0: Ready at once with no slot. Cancel-safe.
+  MpscReserveManyFuture<T> reserve_many(std::size_t n) noexcept {
+    WEFT_HARDENING_ASSERT(n <= this->c_->capacity(), "MpscSender::reserve_many: n exceeds the channel's capacity");
+    return MpscReserveManyFuture<T>(this->c_, n);
+  }
+  // `n` slots now, or TrySendError<Unit> kFull (fewer than `n` free) /
+  // kClosed. Takes all or none.
+  Result<MpscPermits<T>, TrySendError<Unit>> try_reserve_many(std::size_t n) noexcept {
+    WEFT_HARDENING_ASSERT(n <= this->c_->capacity(),
+                          "MpscSender::try_reserve_many: n exceeds the channel's capacity");
+    if (n == 0) return MpscPermits<T>(this->c_, 0);
+    switch (this->c_->sem().try_acquire(n)) {
+      case channels_internal::BatchSemaphore::TryResult::kOk:
+        return MpscPermits<T>(this->c_, n);
       case channels_internal::BatchSemaphore::TryResult::kClosed:
         return Err{TrySendError<Unit>::closed(Unit{})};
       case channels_internal::BatchSemaphore::TryResult::kNoPermits:

@@ -3,6 +3,7 @@
 // duplicated, per-producer order kept), random cancellation of pending send
 // and recv futures, and close races (every value delivered or handed back).
 // Run under --config=tsan. Every loop is bounded in count and by a deadline.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -94,18 +95,20 @@ Ledger consume(Rx& rx, testing::CountingWaker& w, std::uint64_t seed,
   return l;
 }
 
-enum class SendMode { kBlocking, kTry, kReserve, kCancelling };
+enum class SendMode { kBlocking, kTry, kReserve, kCancelling, kReserveMany, kCancellingReserveMany };
 
 // One bounded producer: sends `n` values (sequence 0..n-1) mixing send,
-// try_send, reserve + permit.send, and send futures dropped while pending
-// (then retried: a dropped send never delivers).
+// try_send, reserve + permit.send, reserve_many + sends (some of its slots
+// left unused and given back), and send / reserve_many futures dropped while
+// pending (then retried: a dropped send never delivers, a dropped
+// reserve_many gives back what it was granted).
 std::uint64_t produce_bounded(MpscSender<std::uint64_t> tx, int p, std::uint64_t n, Clock::time_point deadline,
                               testing::CountingWaker& w, std::atomic<std::uint64_t>& cancelled) {
   std::mt19937_64 rng(p * 7919 + 1);
   std::uint64_t s = 0;
   while (s < n && Clock::now() < deadline) {
     const std::uint64_t v = encode(p, s);
-    switch (static_cast<SendMode>(rng() % 4)) {
+    switch (static_cast<SendMode>(rng() % 6)) {
       case SendMode::kBlocking:
         if (block_on(tx.send(v)).is_err()) return s;
         s += 1;
@@ -136,6 +139,26 @@ std::uint64_t produce_bounded(MpscSender<std::uint64_t> tx, int p, std::uint64_t
           s += 1;
         } else {
           cancelled.fetch_add(1);  // dropped while waiting: retried
+        }
+        break;
+      }
+      case SendMode::kReserveMany: {
+        const std::size_t k = 1 + rng() % std::min<std::size_t>(3, tx.max_capacity());
+        auto permits = block_on(tx.reserve_many(k));
+        if (permits.is_err()) return s;
+        const std::size_t use = rng() % (k + 1);  // the rest go back unused
+        for (std::size_t i = 0; i < use && s < n; ++i) permits->send(encode(p, s++));
+        break;
+      }
+      case SendMode::kCancellingReserveMany: {
+        auto f = tx.reserve_many(std::min<std::size_t>(2, tx.max_capacity()));
+        auto r = testing::poll_once(f, w.borrowed());
+        if (r.is_ready()) {
+          if (r.value().is_err()) return s;
+          r.value()->send(v);
+          s += 1;
+        } else {
+          cancelled.fetch_add(1);  // dropped while queued: its partial grant goes back
         }
         break;
       }

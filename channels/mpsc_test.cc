@@ -435,6 +435,84 @@ TEST(MpscTest, CancelledQueuedReservePassesItsPlaceOn) {
   EXPECT_EQ(rx.try_recv().value(), 5);
 }
 
+// ---- reserve_many ----
+
+TEST(MpscTest, TryReserveManyTakesAllOrNone) {
+  auto [tx, rx] = mpsc<int>(4);
+  auto three = tx.try_reserve_many(3);
+  ASSERT_TRUE(three.is_ok());
+  EXPECT_EQ(three->remaining(), 3u);
+  EXPECT_EQ(tx.capacity(), 1u);
+  auto two = tx.try_reserve_many(2);  // only one free: none taken
+  ASSERT_TRUE(two.is_err());
+  EXPECT_TRUE(two.error().is_full());
+  EXPECT_EQ(tx.capacity(), 1u);
+  three->send(10);
+  std::optional<MpscPermit<int>> one = three->next();
+  ASSERT_TRUE(one.has_value());
+  one->send(11);
+  EXPECT_EQ(three->remaining(), 1u);
+  { auto gone = std::move(three.value()); }  // the unused slot goes back
+  EXPECT_EQ(rx.try_recv().value(), 10);
+  EXPECT_EQ(rx.try_recv().value(), 11);
+  EXPECT_TRUE(rx.try_recv().is_err());  // empty: the receiver has given back every slot
+  EXPECT_EQ(tx.capacity(), 4u);
+  auto none = tx.try_reserve_many(0);
+  ASSERT_TRUE(none.is_ok());
+  EXPECT_FALSE(none->next().has_value());
+}
+
+TEST(MpscTest, ReserveManyWaitsUntilEverySlotIsFree) {
+  auto [tx, rx] = mpsc<int>(4);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(tx.try_send(i).is_ok());
+  CountingWaker w;
+  auto f = tx.reserve_many(3);
+  EXPECT_TRUE(poll_once(f, w).is_pending());  // one free, three wanted
+  EXPECT_EQ(rx.try_recv().value(), 0);
+  EXPECT_TRUE(poll_once(f, w).is_pending());  // two
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  EXPECT_GE(w.wakes(), 1);
+  auto p = poll_once(f, w);
+  ASSERT_TRUE(p.is_ready());
+  ASSERT_TRUE(p.value().is_ok());
+  MpscPermits<int> permits = std::move(p.value().value());
+  EXPECT_EQ(permits.remaining(), 3u);
+  EXPECT_TRUE(tx.try_send(99).is_err());  // every free slot is held by the permits
+  for (int i = 0; i < 3; ++i) permits.send(100 + i);
+  EXPECT_EQ(rx.try_recv().value(), 2);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(rx.try_recv().value(), 100 + i);
+}
+
+TEST(MpscTest, DroppedQueuedReserveManyGivesItsPartialGrantBack) {
+  auto [tx, rx] = mpsc<int>(4);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(tx.try_send(i).is_ok());
+  CountingWaker w;
+  {
+    auto f = tx.reserve_many(4);
+    EXPECT_TRUE(poll_once(f, w).is_pending());  // holds the one free slot while it waits
+    EXPECT_EQ(tx.capacity(), 0u);
+  }
+  EXPECT_EQ(w.outstanding(), 0);
+  EXPECT_EQ(tx.capacity(), 1u);  // given back
+  EXPECT_TRUE(tx.try_send(3).is_ok());
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(rx.try_recv().value(), i);
+}
+
+TEST(MpscTest, ReserveManyOnAClosedChannelFails) {
+  auto [tx, rx] = mpsc<int>(4);
+  rx.close();
+  EXPECT_TRUE(block_on(tx.reserve_many(2)).is_err());
+  auto t = tx.try_reserve_many(2);
+  ASSERT_TRUE(t.is_err());
+  EXPECT_TRUE(t.error().is_closed());
+}
+
+TEST(MpscDeathTest, ReserveManyBeyondTheCapacityIsAHardeningAssert) {
+  auto [tx, rx] = mpsc<int>(4);
+  EXPECT_DEATH((void)tx.reserve_many(5), "exceeds the channel's capacity");
+  EXPECT_DEATH((void)tx.try_reserve_many(5), "exceeds the channel's capacity");
+}
+
 TEST(MpscTest, ReserveIsUsableInSelect) {
   auto [tx, rx] = mpsc<int>(1);
   ASSERT_TRUE(tx.try_send(1).is_ok());  // full: reserve must wait
