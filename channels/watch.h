@@ -2,7 +2,7 @@
 // File: channels/watch.h
 // -----------------------------------------------------------------------------
 //
-// `watch<T>(initial)`: one sender publishes the latest value of something
+// `watch<T>(initial)`: senders publish the latest value of something
 // (a configuration, a state); any number of receivers read it and can wait
 // for it to change. Intermediate values may be skipped: only the newest is
 // kept. Rust: `tokio::sync::watch`.
@@ -14,12 +14,14 @@
 //   WatchSender<T>    send(v) (fails with the value back when no receiver is
 //                     left), send_replace(v) -> old (always stores),
 //                     send_modify(f), send_if_modified(f) -> bool, borrow(),
-//                     subscribe(), receiver_count(), is_closed(), closed()
-//                     (future: every receiver is gone). Move-only; dropping
-//                     it closes the channel.
+//                     subscribe(), receiver_count(), sender_count(),
+//                     is_closed(), closed() (future: every receiver is
+//                     gone). Copyable: copies publish to the same value;
+//                     dropping the last one closes the channel.
 //   WatchReceiver<T>  borrow() (read guard, does not mark seen),
 //                     borrow_and_update() (marks the value seen),
-//                     has_changed() -> Result<bool, Closed>, changed()
+//                     has_changed() -> Result<bool, Closed>,
+//                     mark_changed() / mark_unchanged(), changed()
 //                     (future of Result<void, Closed>), wait_for(pred)
 //                     (future of Result<WatchRef<T>, Closed>: the first
 //                     value, current or later, with pred(value) true).
@@ -134,6 +136,7 @@ struct WatchCore {
 
   sync::Atomic<std::uint64_t> state{0};           // seq_cst; see the header comment
   sync::Atomic<std::size_t> receivers{1};         // acq_rel
+  sync::Atomic<std::size_t> senders{1};           // acq_rel: the last one closes
   sync::Atomic<std::size_t> refs{2};              // sender + receivers; acq_rel
   sync::Atomic<std::size_t> changed_waiting{0};   // changed_waiters.size(); seq_cst
   sync::Mutex wait_mu;
@@ -272,7 +275,8 @@ class WatchRef {
 
 // WatchSender<T>
 //
-// Move-only. Dropping it closes the channel: every changed() waiter is woken
+// Copyable (tokio 1.37's `Sender: Clone`): copies publish to the same value.
+// Dropping the last copy closes the channel: every changed() waiter is woken
 // (with Closed unless a newer value is unseen).
 template <class T>
 class WatchSender {
@@ -280,7 +284,16 @@ class WatchSender {
   using Core = channels_internal::WatchCore;
 
  public:
+  WatchSender(const WatchSender& o) noexcept : s_(o.s_) { acquire(); }
   WatchSender(WatchSender&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  WatchSender& operator=(const WatchSender& o) noexcept {
+    if (this != &o) {
+      reset();
+      s_ = o.s_;
+      acquire();
+    }
+    return *this;
+  }
   WatchSender& operator=(WatchSender&& o) noexcept {
     if (this != &o) {
       reset();
@@ -344,6 +357,8 @@ class WatchSender {
   }
 
   std::size_t receiver_count() const noexcept { return state().receivers.load(sync::kAcquire); }
+  // Senders (copies of this one, itself included) now.
+  std::size_t sender_count() const noexcept { return state().senders.load(sync::kAcquire); }
   // True when no receiver is left (send would fail).
   bool is_closed() const noexcept { return receiver_count() == 0; }
 
@@ -373,11 +388,18 @@ class WatchSender {
     s.notify_changed();
   }
 
+  void acquire() noexcept {
+    if (s_ == nullptr) return;
+    s_->senders.fetch_add(1, sync::kRelaxed);
+    s_->refs.fetch_add(1, sync::kRelaxed);
+  }
   void reset() noexcept {
     if (s_ == nullptr) return;
     State* s = std::exchange(s_, nullptr);
-    s->state.fetch_or(Core::kClosed, sync::kSeqCst);
-    s->notify_changed();
+    if (s->senders.fetch_sub(1, sync::kAcqRel) == 1) {  // the last sender closes
+      s->state.fetch_or(Core::kClosed, sync::kSeqCst);
+      s->notify_changed();
+    }
     State::release(s);
   }
 
@@ -443,6 +465,13 @@ class WatchReceiver {
 
   // Marks the current value seen (without borrowing it).
   void mark_unchanged() { seen_ = Core::version(state().state.load(sync::kSeqCst)); }
+  // Marks the current value unseen: has_changed() is then true and
+  // changed() Ready at once, as if it had just been sent (tokio's
+  // `mark_changed`). (Any version but the current one is "unseen"; versions
+  // only grow.)
+  void mark_changed() { seen_ = Core::version(state().state.load(sync::kSeqCst)) - Core::kVersionStep; }
+  // Senders alive now (0 once the channel is closed).
+  std::size_t sender_count() const noexcept { return state().senders.load(sync::kAcquire); }
 
   // A future: Ready(Ok) once a newer value is there (marking it seen),
   // Ready(Err(Closed)) if the sender is gone and nothing newer is. Borrows

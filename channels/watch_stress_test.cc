@@ -143,6 +143,41 @@ TEST(WatchStressTest, SenderDropRacesWaitingReaders) {
   EXPECT_GT(rounds, 0);
 }
 
+// Two sender copies on two threads publish their own increasing sequences
+// (value = sequence * 2 + writer); readers see each writer's values in
+// increasing order and Closed only after both copies are gone.
+TEST(WatchStressTest, TwoSenderCopiesAgainstReaders) {
+  constexpr int kEach = 20000;
+  const auto start = std::chrono::steady_clock::now();
+  auto [tx, rx] = watch<int>(-1);
+  std::atomic<int> writers_done{0};
+  auto writer = [&](WatchSender<int> w, int id) {
+    for (int i = 0; i < kEach && !past(start); ++i) (void)w.send(i * 2 + id);
+    writers_done.fetch_add(1);
+  };  // the copy is dropped here
+  auto reader = [&](WatchReceiver<int> r) {
+    int last[2] = {-1, -1};
+    int seen = 0;
+    while (block_on(r.changed())) {
+      const int v = *r.borrow_and_update();
+      if (v < 0) continue;
+      EXPECT_GT(v / 2, last[v % 2]) << "writer " << v % 2 << " went back";
+      last[v % 2] = v / 2;
+      ++seen;
+    }
+    EXPECT_EQ(writers_done.load(), 2);  // Closed only once both copies are gone
+    EXPECT_GT(seen, 0);
+  };
+  std::thread r1(reader, rx);
+  std::thread r2(reader, std::move(rx));
+  std::thread w0(writer, tx, 0);
+  std::thread w1(writer, std::move(tx), 1);
+  w0.join();
+  w1.join();
+  r1.join();
+  r2.join();
+}
+
 // wait_for against a writer: readers wait for ever larger thresholds (one
 // blocking, one cancelling a first poll each time), each result satisfies
 // its predicate and never goes back; after the sender is gone a predicate

@@ -30,7 +30,7 @@ static_assert(CancelSafe<WatchClosed<int>>);
 static_assert(!Unpin<WatchChanged<int>>);
 static_assert(std::is_same_v<OutputOf<WatchChanged<int>>, Result<void, Closed>>);
 static_assert(std::is_copy_constructible_v<WatchReceiver<int>>);
-static_assert(!std::is_copy_constructible_v<WatchSender<int>>);
+static_assert(std::is_copy_constructible_v<WatchSender<int>>);  // tokio 1.37: Sender: Clone
 
 struct Counted {
   static inline std::atomic<int> live{0};
@@ -509,6 +509,58 @@ TEST(WatchTest, WaitForAcrossThreads) {
   EXPECT_EQ(*r.value(), 100);
   r = Err{Closed{}};  // drop the read lock before joining
   t.join();
+}
+
+TEST(WatchTest, SenderCopiesPublishToOneValueAndTheLastOneCloses) {
+  auto [tx, rx] = watch<int>(0);
+  WatchSender<int> tx2 = tx;
+  EXPECT_EQ(tx.sender_count(), 2u);
+  EXPECT_EQ(rx.sender_count(), 2u);
+  EXPECT_TRUE(tx2.send(5).is_ok());
+  EXPECT_EQ(*tx.borrow(), 5);  // the same value
+  EXPECT_TRUE(rx.has_changed().value());
+  EXPECT_EQ(*rx.borrow_and_update(), 5);
+  { auto gone = std::move(tx); }
+  EXPECT_EQ(rx.sender_count(), 1u);
+  EXPECT_FALSE(rx.has_changed().is_err());  // still open: tx2 lives
+  testing::CountingWaker w;
+  auto changed = rx.changed();
+  EXPECT_TRUE(testing::poll_once(changed, w).is_pending());
+  { auto gone = std::move(tx2); }  // the last sender: closed, the waiter woken
+  EXPECT_EQ(w.wakes(), 1);
+  auto r = testing::poll_once(changed, w);
+  ASSERT_TRUE(r.is_ready());
+  EXPECT_TRUE(r.value().is_err());
+  EXPECT_EQ(rx.sender_count(), 0u);
+}
+
+TEST(WatchTest, CopyAssignedSenderReleasesTheOneItHeld) {
+  auto [a, ra] = watch<int>(1);
+  auto [b, rb] = watch<int>(2);
+  a = b;  // `a`'s channel loses its only sender: closed
+  EXPECT_TRUE(ra.has_changed().is_err());
+  EXPECT_EQ(rb.sender_count(), 2u);
+  EXPECT_TRUE(a.send(3).is_ok());
+  EXPECT_EQ(*rb.borrow(), 3);
+}
+
+TEST(WatchTest, MarkChangedMakesTheCurrentValueUnseen) {
+  auto [tx, rx] = watch<int>(7);
+  EXPECT_FALSE(rx.has_changed().value());
+  rx.mark_changed();
+  EXPECT_TRUE(rx.has_changed().value());
+  auto ch = rx.changed();
+  auto r = testing::poll_once(ch);
+  ASSERT_TRUE(r.is_ready());
+  EXPECT_TRUE(r.value().is_ok());  // Ready at once, no send needed
+  EXPECT_FALSE(rx.has_changed().value());
+  rx.mark_changed();
+  rx.mark_unchanged();
+  EXPECT_FALSE(rx.has_changed().value());
+  EXPECT_TRUE(tx.send(8).is_ok());
+  rx.mark_changed();  // after a send too
+  EXPECT_EQ(*rx.borrow_and_update(), 8);
+  EXPECT_FALSE(rx.has_changed().value());
 }
 
 }  // namespace
