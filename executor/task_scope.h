@@ -9,6 +9,8 @@
 // `moro` try to be, made sound.
 //
 //   set.spawn(f)        spawns `f` (Output T) into the set.
+//   set.spawn_blocking(fn)  JoinSet: runs `fn()` on the blocking pool
+//                       (executor/spawn_blocking.h) as a member.
 //   set.join_next()     a cancel-safe future of the next finished task's
 //                       `JoinResult<T>`, in completion order; `std::nullopt`
 //                       when the set is empty.
@@ -73,6 +75,7 @@
 #include "executor/internal/task_header.h"
 #include "executor/join_handle.h"
 #include "executor/join_result.h"
+#include "executor/spawn_blocking.h"
 #include "executor/task_info.h"
 #include "future/context.h"
 #include "future/future.h"
@@ -472,6 +475,26 @@ class JoinSet {
     requires Future<std::remove_cvref_t<F>> && std::is_same_v<OutputOf<F>, T>
   TaskId spawn(F&& f, SpawnSite site = SpawnSite::current()) {
     JoinHandle<T> h = executor_internal::spawn_on(*spawner_, std::forward<F>(f), site);
+    const TaskId id = h.id();
+    core_.add(std::move(h));
+    return id;
+  }
+
+  // JoinSet::spawn_blocking()
+  //
+  // Runs the blocking `fn()` (returning T; or void for T = Unit) on the
+  // process-wide blocking pool, or on `pool`, and adds it to the set
+  // (tokio's JoinSet::spawn_blocking). Aborting it cancels it only before
+  // it started (see executor/spawn_blocking.h).
+  template <class Fn>
+  TaskId spawn_blocking(Fn&& fn, SpawnSite site = SpawnSite::current()) {
+    return spawn_blocking(default_blocking_pool(), std::forward<Fn>(fn), site);
+  }
+  template <class Fn>
+  TaskId spawn_blocking(BlockingPool& pool, Fn&& fn, SpawnSite site = SpawnSite::current()) {
+    auto h = pool.spawn_blocking(std::forward<Fn>(fn), site);
+    static_assert(std::is_same_v<decltype(h), JoinHandle<T>>,
+                  "JoinSet<T>::spawn_blocking: fn must return T (or void for T = Unit)");
     const TaskId id = h.id();
     core_.add(std::move(h));
     return id;

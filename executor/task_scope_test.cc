@@ -1,8 +1,10 @@
 #include "executor/task_scope.h"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -214,6 +216,31 @@ TEST(TaskScopeTest, TryJoinNextLeavesAPendingJoinNextRegistered) {
   ASSERT_TRUE(r.is_ready());
   ASSERT_TRUE(r.value().has_value());
   EXPECT_EQ(r.value()->value(), 9);
+}
+
+TEST(TaskScopeTest, JoinSetSpawnBlockingRunsOnTheBlockingPoolAsAMember) {
+  LocalExecutor ex;
+  BlockingPool pool;
+  JoinSet<int> set(ex);
+  const std::thread::id here = std::this_thread::get_id();
+  std::atomic<int> on_other_threads{0};
+  for (int i = 1; i <= 4; ++i) {
+    set.spawn_blocking(pool, [i, here, &on_other_threads] {
+      if (std::this_thread::get_id() != here) on_other_threads.fetch_add(1);
+      return i * 10;
+    });
+  }
+  set.spawn(ready(5));  // mixed with ordinary tasks
+  EXPECT_EQ(set.len(), 5u);
+  int sum = 0;
+  for (JoinResult<int>& r : ex.block_on(set.join_all())) sum += r.value();
+  EXPECT_EQ(sum, 105);
+  EXPECT_EQ(on_other_threads.load(), 4);
+  JoinSet<Unit> units(ex);
+  units.spawn_blocking([] {});  // void -> Unit, on the process-wide pool
+  auto r = ex.block_on(units.join_next());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->is_ok());
 }
 
 TEST(TaskScopeTest, AbortAllCancelsPendingChildren) {
