@@ -484,7 +484,16 @@ class MpscPermitWait {
     }
   }
 
-  Poll<bool> poll(Context& cx) { return acquire_.poll(cx); }
+  Poll<bool> poll(Context& cx) {
+    Poll<bool> p = acquire_.poll(cx);
+    // Closed after a partial grant (reserve_many waits holding the slots
+    // that were free): the acquire has just given them back, and after a
+    // close the receiver may be waiting for exactly those: tell it.
+    if constexpr (kN != 1) {
+      if (p.is_ready() && !p.value()) c_->after_sender_release();
+    }
+    return p;
+  }
 
   Chan* chan() const noexcept { return c_; }
 
@@ -907,7 +916,13 @@ class [[nodiscard("futures do nothing unless polled")]] MpscReserveManyFuture {
   MpscReserveManyFuture& operator=(MpscReserveManyFuture&&) = delete;
 
   Poll<Output> poll(Context& cx) {
-    if (n_ == 0) return Output(MpscPermits<T>(wait_.chan(), 0));
+    if (!started_) {  // before it may have queued (a queued one must see its own close)
+      started_ = true;
+      if (n_ > wait_.chan()->capacity() || wait_.chan()->sem().is_closed()) {
+        return channels_internal::closed_result<Output>();  // never grantable, or closed
+      }
+      if (n_ == 0) return Output(MpscPermits<T>(wait_.chan(), 0));
+    }
     Poll<bool> p = wait_.poll(cx);
     if (p.is_pending()) return Pending{};
     if (!p.value()) return channels_internal::closed_result<Output>();
@@ -917,6 +932,7 @@ class [[nodiscard("futures do nothing unless polled")]] MpscReserveManyFuture {
  private:
   channels_internal::MpscPermitWait<T, 0> wait_;
   std::size_t n_;
+  bool started_ = false;
 };
 
 // MpscSendFuture<T>: `tx.send(v)`. Output Result<void, SendError<T>> (the
@@ -1052,17 +1068,15 @@ class MpscSender : public channels_internal::MpscTxBase<T, true> {
   }
 
   // Future of `n` slots at once (Result<MpscPermits<T>, Closed>): waits
-  // until all are free. `n` above max_capacity() could never be granted: a
-  // hardening assert. `n` = 0: Ready at once with no slot. Cancel-safe.
-  MpscReserveManyFuture<T> reserve_many(std::size_t n) noexcept {
-    WEFT_HARDENING_ASSERT(n <= this->c_->capacity(), "MpscSender::reserve_many: n exceeds the channel's capacity");
-    return MpscReserveManyFuture<T>(this->c_, n);
-  }
-  // `n` slots now, or TrySendError<Unit> kFull (fewer than `n` free) /
-  // kClosed. Takes all or none.
+  // until all are free. As tokio: Err(Closed) at once when the channel is
+  // closed or `n` exceeds max_capacity() (it could never be granted);
+  // `n` = 0 on an open channel: Ready with no slot. Cancel-safe.
+  MpscReserveManyFuture<T> reserve_many(std::size_t n) noexcept { return MpscReserveManyFuture<T>(this->c_, n); }
+  // `n` slots now, or TrySendError<Unit> kFull (fewer than `n` free, or `n`
+  // above max_capacity(), as tokio) / kClosed. Takes all or none.
   Result<MpscPermits<T>, TrySendError<Unit>> try_reserve_many(std::size_t n) noexcept {
-    WEFT_HARDENING_ASSERT(n <= this->c_->capacity(),
-                          "MpscSender::try_reserve_many: n exceeds the channel's capacity");
+    if (this->c_->sem().is_closed()) return Err{TrySendError<Unit>::closed(Unit{})};
+    if (n > this->c_->capacity()) return Err{TrySendError<Unit>::full(Unit{})};
     if (n == 0) return MpscPermits<T>(this->c_, 0);
     switch (this->c_->sem().try_acquire(n)) {
       case channels_internal::BatchSemaphore::TryResult::kOk:

@@ -507,10 +507,40 @@ TEST(MpscTest, ReserveManyOnAClosedChannelFails) {
   EXPECT_TRUE(t.error().is_closed());
 }
 
-TEST(MpscDeathTest, ReserveManyBeyondTheCapacityIsAHardeningAssert) {
+TEST(MpscTest, ReserveManyBeyondTheCapacityFailsAsTokioDoes) {
   auto [tx, rx] = mpsc<int>(4);
-  EXPECT_DEATH((void)tx.reserve_many(5), "exceeds the channel's capacity");
-  EXPECT_DEATH((void)tx.try_reserve_many(5), "exceeds the channel's capacity");
+  EXPECT_TRUE(block_on(tx.reserve_many(5)).is_err());  // could never be granted
+  auto t = tx.try_reserve_many(5);
+  ASSERT_TRUE(t.is_err());
+  EXPECT_TRUE(t.error().is_full());
+  EXPECT_EQ(tx.capacity(), 4u);  // nothing taken
+  rx.close();
+  EXPECT_TRUE(block_on(tx.reserve_many(0)).is_err());  // closed: even zero slots fail
+  EXPECT_TRUE(tx.try_reserve_many(0).is_err());
+}
+
+// A reserve_many that waited holding part of its slots and then sees the
+// close gives them back; the receiver, which after the close waits for
+// every slot to come back, must be woken by that (not only by a later
+// sender drop).
+TEST(MpscTest, ClosedPartialReserveManyWakesTheDrainingReceiver) {
+  auto [tx, rx] = mpsc<int>(4);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(tx.try_send(i).is_ok());
+  CountingWaker wf, wr;
+  auto f = tx.reserve_many(2);
+  EXPECT_TRUE(poll_once(f, wf).is_pending());  // holds the one free slot
+  rx.close();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(rx.try_recv().value(), i);
+  auto recv = rx.recv();
+  EXPECT_TRUE(poll_once(recv, wr).is_pending());  // one slot still out: not done yet
+  EXPECT_EQ(wf.wakes(), 1);                       // the close woke the reserver
+  auto r = poll_once(f, wf);
+  ASSERT_TRUE(r.is_ready());
+  EXPECT_TRUE(r.value().is_err());  // Closed; its slot goes back
+  EXPECT_EQ(wr.wakes(), 1);         // and the receiver hears of it
+  auto end = poll_once(recv, wr);
+  ASSERT_TRUE(end.is_ready());
+  EXPECT_EQ(end.value(), std::nullopt);  // closed and drained, tx still alive
 }
 
 TEST(MpscTest, ReserveIsUsableInSelect) {

@@ -204,8 +204,10 @@ class Scheduler {
   // On its own cache line: a thread spawning onto a pool from outside takes
   // one count per task here, while every worker reads the vtable pointer on
   // the object's first line for each wake; sharing that line made each count
-  // a cross-core miss (perf: 7% of a batch spawned from outside).
+  // a cross-core miss (perf: 7% of a batch spawned from outside). The pad
+  // keeps the derived class's members (read by workers) off it too.
   alignas(64) Atomic<std::size_t> refs_{1};
+  char refs_pad_[64 - sizeof(Atomic<std::size_t>)] = {};
 };
 
 // OwnedLink
