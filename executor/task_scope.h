@@ -369,23 +369,34 @@ class JoinSetCore {
 
 }  // namespace executor_internal
 
-// JoinNext<Set>: the future returned by `join_next()`. Cancel-safe.
-template <class Set>
-class [[nodiscard("futures do nothing unless polled")]] JoinNext {
+// JoinNext<Set> / JoinNextWithId<Set>: the futures returned by
+// `join_next()` (the next finished task's result) and `join_next_with_id()`
+// (its id and result). Cancel-safe: a result leaves the set only in the poll
+// that returns it; dropped while pending, it unregisters its waker.
+template <class Set, bool kWithId>
+class [[nodiscard("futures do nothing unless polled")]] JoinNextFuture {
+  using T = typename Set::value_type;
+
  public:
-  using Output = std::optional<JoinResult<typename Set::value_type>>;
+  using Output = std::optional<std::conditional_t<kWithId, JoinedTask<T>, JoinResult<T>>>;
   static constexpr bool kUnpin = true;
   static constexpr bool kCancelSafe = true;
 
-  explicit JoinNext(Set& set) noexcept : set_(&set) {}
-  JoinNext(JoinNext&& o) noexcept : set_(std::exchange(o.set_, nullptr)), pending_(o.pending_) {}
-  JoinNext& operator=(JoinNext&&) = delete;
-  ~JoinNext() {
+  explicit JoinNextFuture(Set& set) noexcept : set_(&set) {}
+  JoinNextFuture(JoinNextFuture&& o) noexcept : set_(std::exchange(o.set_, nullptr)), pending_(o.pending_) {}
+  JoinNextFuture& operator=(JoinNextFuture&&) = delete;
+  ~JoinNextFuture() {
     if (set_ != nullptr && pending_) set_->forget_waiter();
   }
 
   Poll<Output> poll(Context& cx) {
-    Poll<Output> p = set_->poll_join_next(cx);
+    Poll<Output> p = [&] {
+      if constexpr (kWithId) {
+        return set_->poll_join_next_with_id(cx);
+      } else {
+        return set_->poll_join_next(cx);
+      }
+    }();
     pending_ = p.is_pending();
     return p;
   }
@@ -394,33 +405,10 @@ class [[nodiscard("futures do nothing unless polled")]] JoinNext {
   Set* set_;
   bool pending_ = false;
 };
-
-// JoinNextWithId<Set>: the future returned by `join_next_with_id()`: the
-// next finished task's id and result. Cancel-safe.
 template <class Set>
-class [[nodiscard("futures do nothing unless polled")]] JoinNextWithId {
- public:
-  using Output = std::optional<JoinedTask<typename Set::value_type>>;
-  static constexpr bool kUnpin = true;
-  static constexpr bool kCancelSafe = true;
-
-  explicit JoinNextWithId(Set& set) noexcept : set_(&set) {}
-  JoinNextWithId(JoinNextWithId&& o) noexcept : set_(std::exchange(o.set_, nullptr)), pending_(o.pending_) {}
-  JoinNextWithId& operator=(JoinNextWithId&&) = delete;
-  ~JoinNextWithId() {
-    if (set_ != nullptr && pending_) set_->forget_waiter();
-  }
-
-  Poll<Output> poll(Context& cx) {
-    Poll<Output> p = set_->poll_join_next_with_id(cx);
-    pending_ = p.is_pending();
-    return p;
-  }
-
- private:
-  Set* set_;
-  bool pending_ = false;
-};
+using JoinNext = JoinNextFuture<Set, false>;
+template <class Set>
+using JoinNextWithId = JoinNextFuture<Set, true>;
 
 // JoinAll<Set>: the future returned by `join_all()`: every remaining result,
 // in completion order. Not cancel-safe (results gathered so far are lost).
