@@ -866,10 +866,10 @@ TEST(MpscTest, WeakSenderDoesNotKeepTheChannelOpen) {
 TEST(MpscTest, WeakSenderOutlivesTheReceiverAndFreesTheChannel) {
   // The weak sender holds the memory: dropping everything else first and
   // the weak sender last must free it (ASan/LSan would report a leak).
-  std::optional<WeakUnboundedMpscSender<std::string>> weak;
+  std::unique_ptr<WeakUnboundedMpscSender<std::string>> weak;
   {
     auto [tx, rx] = unbounded_mpsc<std::string>();
-    weak.emplace(tx.downgrade());
+    weak = std::make_unique<WeakUnboundedMpscSender<std::string>>(tx.downgrade());
     ASSERT_TRUE(tx.send("queued, never received").is_ok());
   }
   EXPECT_FALSE(weak->upgrade().has_value());
@@ -915,9 +915,9 @@ TEST(MpscTest, ActorWithAWeakHandleToItsMailboxEndsWhenItsSendersGo) {
   auto [tx, rx] = mpsc<int>(8);
   auto weak = tx.downgrade();
   JoinHandle<int> h = ex.spawn_local(actor(std::move(rx), std::move(weak)));
-  ex.block_on(tx.send(1));
+  ASSERT_TRUE(ex.block_on(tx.send(1)).is_ok());
   ex.block_on(yield_now());  // the actor runs: takes 1, upgrades, sends 100 to itself
-  ex.block_on(tx.send(2));
+  ASSERT_TRUE(ex.block_on(tx.send(2)).is_ok());
   { auto gone = std::move(tx); }
   // The weak handle does not keep the mailbox open: the actor drains it and
   // ends (with a strong self-handle it would wait forever).

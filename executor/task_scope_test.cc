@@ -166,7 +166,9 @@ TEST(TaskScopeTest, JoinNextWithIdTellsWhichTaskEachResultCameFrom) {
     std::optional<JoinedTask<int>> j = ex.block_on(set.join_next_with_id());
     if (!j.has_value()) break;
     got.emplace_back(j->id, j->result.is_cancelled());
-    if (j->id == ib) EXPECT_EQ(j->result.value(), 2);
+    if (j->id == ib) {
+      EXPECT_EQ(j->result.value(), 2);
+    }
   }
   std::sort(got.begin(), got.end());
   std::vector<std::pair<TaskId, bool>> want = {{ia, true}, {ib, false}};
