@@ -19,6 +19,7 @@
 //                          with the oldest value still held; Err(closed()):
 //                          every sender is gone and nothing is left to read
 //   rx.try_recv()       -> Result<T, TryRecvError> (empty / closed / lagged)
+//   rx.blocking_recv()  recv() for synchronous code (parks the OS thread)
 //   rx.resubscribe()    a new receiver starting after the last value sent
 //   rx.len()            values sent that `rx` has not received yet
 //
@@ -88,6 +89,7 @@
 #include "channels/error.h"
 #include "channels/internal/waiter_list.h"
 #include "channels/internal/waker_batch.h"
+#include "future/block_on.h"
 #include "future/context.h"
 #include "future/poll.h"
 #include "future/waker.h"
@@ -334,6 +336,14 @@ class BroadcastReceiver {
   // The next value if there is one; else `empty()`, `closed()` (no sender
   // and nothing left) or `lagged(n)`.
   Result<T, TryRecvError> try_recv() { return step(nullptr, nullptr); }
+
+  // BroadcastReceiver::blocking_recv()
+  //
+  // Synchronous code only: parks the calling OS thread until `recv()` is
+  // Ready (`block_on`; tokio's `blocking_recv`). Never call it from a task
+  // running on an executor: it blocks that worker (and deadlocks if the
+  // sender needs that thread to run).
+  Result<T, RecvError> blocking_recv() { return weft::block_on(recv()); }
 
   // BroadcastReceiver::resubscribe()
   //

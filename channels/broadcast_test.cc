@@ -1,8 +1,10 @@
 #include "channels/broadcast.h"
 
+#include <chrono>
 #include <deque>
 #include <optional>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -370,6 +372,21 @@ TEST(BroadcastTest, AbortingAWaitingTaskUnlinksItsRecv) {
 }
 
 // ---- hardening asserts ----
+
+TEST(BroadcastTest, BlockingRecvGetsValuesSentLaterFromAnotherThreadThenClosed) {
+  auto [tx, rx] = broadcast<int>(4);
+  std::thread t([tx = std::move(tx)]() mutable {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the receiver parks first
+    EXPECT_TRUE(tx.send(1).is_ok());
+    EXPECT_TRUE(tx.send(2).is_ok());
+  });  // the sender is dropped when the thread ends: closed
+  EXPECT_EQ(rx.blocking_recv().value(), 1);
+  EXPECT_EQ(rx.blocking_recv().value(), 2);
+  Result<int, RecvError> end = rx.blocking_recv();
+  ASSERT_TRUE(end.is_err());
+  EXPECT_TRUE(end.error().is_closed());
+  t.join();
+}
 
 TEST(BroadcastDeathTest, ZeroCapacityIsAHardeningAssert) {
   EXPECT_DEATH((void)broadcast<int>(0), "broadcast: the capacity must be at least 1");
