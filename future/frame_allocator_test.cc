@@ -1,5 +1,6 @@
 #include "future/frame_allocator.h"
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -194,6 +195,31 @@ TEST(PoolFrameAllocatorTest, AFrameFreedOnAnotherThreadJoinsThatThreadsList) {
   t.join();
   EXPECT_EQ(there, 11u);
   EXPECT_EQ(PoolFrameAllocator::cached_for(200), 0u);
+}
+
+// A thread-local destroyed after the thread's reaper frees a frame: the pool
+// is gone for that thread, so the frame goes straight back to the heap (a
+// cached one would leak: nothing frees the list again).
+std::atomic<int> g_cached_after_reaper{-1};
+struct FreesAtThreadExit {
+  void* p = nullptr;
+  ~FreesAtThreadExit() {
+    if (p == nullptr) return;
+    PoolFrameAllocator::deallocate(p, 200);
+    g_cached_after_reaper.store(static_cast<int>(PoolFrameAllocator::cached_for(200)));
+  }
+};
+
+TEST(PoolFrameAllocatorTest, AFrameFreedAfterTheThreadsReaperGoesToTheHeap) {
+  std::thread t([] {
+    // Constructed before the reaper (armed by the first cached free below),
+    // so destroyed after it.
+    static thread_local FreesAtThreadExit late;
+    PoolFrameAllocator::deallocate(PoolFrameAllocator::allocate(200), 200);  // arms the reaper
+    late.p = PoolFrameAllocator::allocate(200);
+  });
+  t.join();
+  EXPECT_EQ(g_cached_after_reaper.load(), 0);
 }
 
 TEST(PoolFrameAllocatorTest, TasksFromManyThreads) {
