@@ -48,8 +48,9 @@
 // send: one atomic read-modify-write (the slot claim) and a release store;
 // recv: one acquire load. Bounded adds a semaphore CAS per send
 // (channels_internal::BatchSemaphore: lock-free while nobody waits; a sender
-// that has to wait takes its mutex) and, on the receiver, one CAS per batch
-// of freed slots (below) plus a relaxed load per value. The receiver is woken only when it is
+// that has to wait takes its mutex, and a `membarrier` syscall, ~0.2 us)
+// and, on the receiver, one CAS per batch of freed slots (below) plus a
+// store and a relaxed load per value. The receiver is woken only when it is
 // parked, once per park (internal/mpsc_queue.h, park protocol): the first
 // send after the receiver went to sleep pays three more RMWs and the wake;
 // the others nothing. A receiver that finds nothing registers its waker and
@@ -67,13 +68,18 @@
 // future/atomic_waker.h, MpscChan below).
 //
 // Capacity given back in batches (bounded): the receiver returns the slots of
-// the values it took to the senders every capacity/16 values (at most 32;
+// the values it took to the semaphore every capacity/16 values (at most 32;
 // every value below capacity 32), at once whenever a sender is waiting, and
-// always before it parks or reports empty or closed. So `tx.capacity()` and
-// `try_send` may see up to that many fewer free slots than the queue length
-// implies, for as long as the receiver keeps finding values (a waiting
-// `send`/`reserve` is never delayed by it); it saves a semaphore CAS per
-// value.
+// always before it parks or reports empty or closed; it saves a semaphore
+// CAS per value. The slots it holds back still count as free: a sender that
+// finds no permit takes them itself (`try_send`, `try_reserve`, `send`,
+// `reserve`, ...), and `capacity()` includes them, so a value taken always
+// frees its slot for the next sender at once, as in tokio, even if the
+// receiver then waits for something else. The one race — a sender starts
+// waiting while the receiver is taking a value — is closed by an asymmetric
+// fence (internal/asymmetric_fence.h: `membarrier` once per wait on the
+// sender's side, no instruction on the receiver's); where the kernel lacks
+// it, each value's slot goes back at once (a CAS per value).
 //
 // Contract: senders and their futures may be used from any thread; the
 // receiver from one thread at a time. Futures and borrowed permits borrow
@@ -130,6 +136,7 @@
 #include <vector>
 
 #include "channels/error.h"
+#include "channels/internal/asymmetric_fence.h"
 #include "channels/internal/mpsc_queue.h"
 #include "channels/internal/waiter_list.h"
 #include "channels/semaphore.h"
@@ -243,6 +250,15 @@ class MpscChan {
 
   // ---- sender side ----
   Sem& sem() noexcept { return sem_; }
+  // The semaphore's try_acquire, taking the held-back permits first when
+  // there are too few.
+  BatchSemaphore::TryResult try_acquire(std::size_t n) noexcept
+    requires kBounded
+  {
+    BatchSemaphore::TryResult r = sem_.try_acquire(n);
+    if (r == BatchSemaphore::TryResult::kNoPermits && steal_deferred() != 0) r = sem_.try_acquire(n);
+    return r;
+  }
   std::size_t capacity() const noexcept { return capacity_; }
   bool rx_closed() const noexcept { return rx_closed_.load(sync::kAcquire); }
 
@@ -299,16 +315,85 @@ class MpscChan {
   // given back in batches" in the header comment): at once if a sender
   // waits, else every `release_batch_` values, and always before the
   // receiver parks, reports empty, or looks at whether it is done.
-  void consume_head() noexcept {
+  [[gnu::always_inline]] inline void consume_head() noexcept {
     queue_.pop();
     if constexpr (kBounded) {
-      unreleased_ += 1;
-      if (unreleased_ >= release_batch_ || sem_.has_waiters()) flush_permits();
+      if (!defer_) [[unlikely]] {
+        release_one();
+        return;
+      }
+      consumed_local_ += 1;
+      consumed_.store(consumed_local_, sync::kRelease);
+      // Dekker with a sender about to wait (`before_sender_waits`): our
+      // store of `consumed_`, then our load of the waiters bit.
+      asymmetric_fence::light_fence();
+      if (consumed_local_ - flushed_seen_ >= release_batch_ || sem_.has_waiters()) flush_permits();
     }
   }
-  void flush_permits() noexcept {
+  [[gnu::noinline]] void release_one() noexcept {
+    if constexpr (kBounded) sem_.release(1);
+  }
+  [[gnu::noinline]] void flush_permits() noexcept {
     if constexpr (kBounded) {
-      if (unreleased_ != 0) sem_.release(std::exchange(unreleased_, 0));
+      if (consumed_local_ == flushed_seen_) return;
+      std::uint64_t f = flushed_.load(sync::kAcquire);
+      while (f < consumed_local_) {
+        if (flushed_.compare_exchange_weak(f, consumed_local_, sync::kAcqRel, sync::kAcquire)) {
+          sem_.release(static_cast<std::size_t>(consumed_local_ - f));
+          break;
+        }
+      }
+      flushed_seen_ = consumed_local_;
+    }
+  }
+
+  // ---- held-back permits, sender side (any thread) ----
+
+  // Gives the permits of values the receiver took, but has not given back
+  // yet, to the semaphore (its waiters first); returns how many.
+  [[gnu::noinline]] std::size_t steal_deferred() noexcept {
+    if constexpr (kBounded) {
+      if (!defer_) return 0;
+      const std::uint64_t c = consumed_.load(sync::kAcquire);
+      std::uint64_t f = flushed_.load(sync::kAcquire);
+      while (f < c) {
+        if (flushed_.compare_exchange_weak(f, c, sync::kAcqRel, sync::kAcquire)) {
+          sem_.release(static_cast<std::size_t>(c - f));
+          return static_cast<std::size_t>(c - f);
+        }
+      }
+    }
+    return 0;
+  }
+  // How many permits the receiver holds back now (a snapshot).
+  std::size_t deferred() const noexcept {
+    if constexpr (kBounded) {
+      if (!defer_) return 0;
+      const std::uint64_t f = flushed_.load(sync::kAcquire);
+      const std::uint64_t c = consumed_.load(sync::kAcquire);
+      return c > f ? static_cast<std::size_t>(c - f) : 0;
+    } else {
+      return 0;
+    }
+  }
+  // A sender has just queued in the semaphore (its waiters bit is set):
+  // either it sees every permit held back so far, or the receiver sees the
+  // bit at its next value and gives them back at once (asymmetric_fence.h).
+  // Returns how many permits it took back.
+  std::size_t before_sender_waits() noexcept {
+    if constexpr (kBounded) {
+      if (!defer_) return 0;
+      asymmetric_fence::heavy_fence();
+      return steal_deferred();
+    }
+    return 0;
+  }
+  // Free slots as a sender sees them: the semaphore's plus those held back.
+  std::size_t free_slots() const noexcept {
+    if constexpr (kBounded) {
+      return sem_.available() + deferred();
+    } else {
+      return 0;
     }
   }
 
@@ -438,10 +523,20 @@ class MpscChan {
   alignas(64) AtomicWaker rx_waker_;
   alignas(64) [[no_unique_address]] Sem sem_;
   alignas(64) const std::size_t capacity_;
-  // Receiver-owned: permits of consumed values not yet given back, and the
-  // batch size (capacity / 16, at most 32; 1 below capacity 32).
-  std::size_t unreleased_ = 0;
+  // Permits held back (bounded, see "Capacity given back in batches"):
+  // `consumed_` counts the values the receiver took (written by it alone,
+  // release), `flushed_` those whose permits went back to the semaphore
+  // (CAS by the receiver and by senders that find no permit: whoever moves
+  // it from f to c releases c - f permits). `defer_`: batching is on (a
+  // batch above 1 and the asymmetric fence available; else every value's
+  // permit goes back at once). Receiver-owned: the batch size (capacity /
+  // 16, at most 32; 1 below capacity 32) and its own copies of the counts.
+  alignas(64) sync::Atomic<std::uint64_t> consumed_{0};
+  sync::Atomic<std::uint64_t> flushed_{0};
+  std::uint64_t consumed_local_ = 0;
+  std::uint64_t flushed_seen_ = 0;  // <= flushed_ (senders may move it on)
   const std::size_t release_batch_ = batch_for(capacity_);
+  const bool defer_ = release_batch_ > 1 && asymmetric_fence::available();
   static constexpr std::size_t batch_for(std::size_t capacity) noexcept {
     const std::size_t b = capacity / 16;
     return b == 0 ? 1 : (b > 32 ? 32 : b);
@@ -467,20 +562,26 @@ class MpscChan {
 template <class T, std::size_t kN = 1>
 class MpscPermitWait {
   using Chan = MpscChan<T, true>;
+  // Runs once the acquire first queued: takes the permits the receiver
+  // holds back (MpscChan::before_sender_waits); true if it found any.
+  struct OnQueued {
+    Chan* c;
+    bool operator()() const noexcept { return c->before_sender_waits() != 0; }
+  };
 
  public:
   explicit MpscPermitWait(Chan* c) noexcept
     requires(kN != 0)
-      : c_(c), acquire_(c->sem()) {}
+      : acquire_(c->sem(), OnQueued{c}) {}
   MpscPermitWait(Chan* c, std::size_t n) noexcept
     requires(kN == 0)
-      : c_(c), acquire_(c->sem(), n) {}
+      : acquire_(c->sem(), n, OnQueued{c}) {}
   MpscPermitWait(MpscPermitWait&& o) noexcept = default;  // LockAcquire asserts "not waiting"
   MpscPermitWait& operator=(MpscPermitWait&&) = delete;
   ~MpscPermitWait() {
     if (acquire_.waiting()) {
       acquire_.cancel();
-      c_->after_sender_release();
+      chan()->after_sender_release();
     }
   }
 
@@ -490,16 +591,15 @@ class MpscPermitWait {
     // that were free): the acquire has just given them back, and after a
     // close the receiver may be waiting for exactly those: tell it.
     if constexpr (kN != 1) {
-      if (p.is_ready() && !p.value()) c_->after_sender_release();
+      if (p.is_ready() && !p.value()) chan()->after_sender_release();
     }
     return p;
   }
 
-  Chan* chan() const noexcept { return c_; }
+  Chan* chan() const noexcept { return acquire_.on_queued().c; }
 
  private:
-  Chan* c_;
-  BasicLockAcquire<kN> acquire_;
+  BasicLockAcquire<kN, OnQueued> acquire_;
 };
 
 // ---- futures shared by both flavours ----
@@ -1038,7 +1138,7 @@ class MpscSender : public channels_internal::MpscTxBase<T, true> {
 
   // Sends now if a slot is free: kFull / kClosed hand `v` back.
   Result<void, TrySendError<T>> try_send(T v) noexcept {
-    switch (this->c_->sem().try_acquire(1)) {
+    switch (this->c_->try_acquire(1)) {
       case channels_internal::BatchSemaphore::TryResult::kOk:
         this->c_->push(std::move(v));
         return Result<void, TrySendError<T>>();
@@ -1056,7 +1156,7 @@ class MpscSender : public channels_internal::MpscTxBase<T, true> {
   // A permit now, or TrySendError<Unit> kFull / kClosed (tokio:
   // `TrySendError<()>`).
   Result<MpscPermit<T>, TrySendError<Unit>> try_reserve() noexcept {
-    switch (this->c_->sem().try_acquire(1)) {
+    switch (this->c_->try_acquire(1)) {
       case channels_internal::BatchSemaphore::TryResult::kOk:
         return make_permit();
       case channels_internal::BatchSemaphore::TryResult::kClosed:
@@ -1078,7 +1178,7 @@ class MpscSender : public channels_internal::MpscTxBase<T, true> {
     if (this->c_->sem().is_closed()) return Err{TrySendError<Unit>::closed(Unit{})};
     if (n > this->c_->capacity()) return Err{TrySendError<Unit>::full(Unit{})};
     if (n == 0) return MpscPermits<T>(this->c_, 0);
-    switch (this->c_->sem().try_acquire(n)) {
+    switch (this->c_->try_acquire(n)) {
       case channels_internal::BatchSemaphore::TryResult::kOk:
         return MpscPermits<T>(this->c_, n);
       case channels_internal::BatchSemaphore::TryResult::kClosed:
@@ -1094,7 +1194,7 @@ class MpscSender : public channels_internal::MpscTxBase<T, true> {
   MpscReserveOwnedFuture<T> reserve_owned() const noexcept { return MpscReserveOwnedFuture<T>(*this); }
 
   // Free slots now (a snapshot), and the channel's capacity.
-  std::size_t capacity() const noexcept { return this->c_->sem().available(); }
+  std::size_t capacity() const noexcept { return this->c_->free_slots(); }
   std::size_t max_capacity() const noexcept { return this->c_->capacity(); }
 
   // A weak sender: does not keep the channel open (see WeakMpscSender).
@@ -1185,7 +1285,7 @@ class MpscReceiver : public channels_internal::MpscRxBase<T, true> {
  public:
   // The channel's capacity, and the free slots now.
   std::size_t max_capacity() const noexcept { return this->c_->capacity(); }
-  std::size_t capacity() const noexcept { return this->c_->sem().available(); }
+  std::size_t capacity() const noexcept { return this->c_->free_slots(); }
 
  private:
   template <class U>

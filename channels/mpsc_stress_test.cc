@@ -450,5 +450,56 @@ TEST(MpscStressTest, ConsumersSharingTheReceiverThroughAMutex) {
   EXPECT_EQ(count.load(), total);
 }
 
+// The receiver holds permits back (capacity 64: batches of 4). Each round
+// fills the channel; the consumer takes one value (its permit held back)
+// and then waits for the producer, whose send needs exactly that slot and
+// starts waiting at the same moment: the sender's heavy fence and the
+// receiver's light one (asymmetric_fence.h) must not lose the slot. A lost
+// slot shows as a send that never completes (the round times out).
+TEST(MpscStressTest, HeldBackPermitReachesASenderThatStartsWaitingConcurrently) {
+  constexpr int kRounds = 2000;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto [tx, rx] = mpsc<int>(64);
+  std::atomic<int> round{0};
+  std::atomic<int> sent{0};
+  std::thread producer([&tx = tx, &round, &sent] {
+    for (int r = 1; r <= kRounds; ++r) {
+      while (round.load(std::memory_order_acquire) != r) std::this_thread::yield();
+      if (!tx.blocking_send(r).is_ok()) return;  // the consumer gave up
+      sent.store(r, std::memory_order_release);
+    }
+  });
+  int stuck = 0;
+  for (int r = 1; r <= kRounds && stuck == 0; ++r) {
+    for (int i = 0; i < 64; ++i) ASSERT_TRUE(tx.try_send(-1).is_ok());
+    round.store(r, std::memory_order_release);
+    if (r % 2 == 0) std::this_thread::yield();  // vary who goes first
+    ASSERT_EQ(rx.try_recv().value(), -1);
+    while (sent.load(std::memory_order_acquire) != r) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        stuck = r;
+        break;
+      }
+      std::this_thread::yield();
+    }
+    // Drain: 63 fillers and the producer's value.
+    int got = 0;
+    bool seen = false;
+    for (;;) {
+      auto v = rx.try_recv();
+      if (v.is_err()) break;
+      seen = seen || v.value() == r;
+      got += 1;
+    }
+    if (stuck == 0) {
+      EXPECT_EQ(got, 64);
+      EXPECT_TRUE(seen);
+    }
+  }
+  EXPECT_EQ(stuck, 0) << "a send never got the slot freed by the receive in round " << stuck;
+  rx.close();  // releases a stuck producer
+  producer.join();
+}
+
 }  // namespace
 }  // namespace weft

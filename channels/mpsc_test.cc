@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "channels/oneshot.h"
 #include "executor/local_executor.h"
 #include "executor/thread_pool.h"
 #include "future/block_on.h"
@@ -302,9 +303,10 @@ TEST(MpscTest, BatchedPermitReleaseNeverStrandsASenderOrACapacity) {
   auto [tx, rx] = mpsc<int>(64);
   for (int i = 0; i < 64; ++i) ASSERT_TRUE(tx.try_send(i).is_ok());
   EXPECT_EQ(tx.capacity(), 0u);
-  // Nobody waits: one value taken, its permit held back (batch of 4).
+  // Nobody waits: one value taken, its permit held back (batch of 4), but
+  // counted as free.
   EXPECT_EQ(rx.try_recv().value(), 0);
-  EXPECT_EQ(tx.capacity(), 0u);
+  EXPECT_EQ(tx.capacity(), 1u);
   EXPECT_EQ(rx.try_recv().value(), 1);
   EXPECT_EQ(rx.try_recv().value(), 2);
   EXPECT_EQ(rx.try_recv().value(), 3);  // the 4th: the batch goes back
@@ -329,6 +331,55 @@ TEST(MpscTest, BatchedPermitReleaseNeverStrandsASenderOrACapacity) {
   EXPECT_EQ(expect, 69);
   EXPECT_EQ(tx.capacity(), 64u);
   EXPECT_EQ(w.outstanding(), 0);
+}
+
+// A slot freed by a receive reaches a sender that starts waiting only
+// afterwards, even though the receiver holds the permit back (batch of 4)
+// and never touches the channel again (tokio: `recv` frees it at once).
+TEST(MpscTest, ASlotFreedByRecvReachesASenderThatWaitsLater) {
+  auto [tx, rx] = mpsc<int>(64);
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(tx.try_send(i).is_ok());
+  EXPECT_EQ(rx.try_recv().value(), 0);
+  EXPECT_EQ(tx.capacity(), 1u);
+  CountingWaker w;
+  auto f = tx.send(64);
+  auto p = poll_once(f, w);
+  ASSERT_TRUE(p.is_ready());  // no wait: the freed slot
+  EXPECT_TRUE(p.value().is_ok());
+  EXPECT_TRUE(tx.try_send(65).error().is_full());
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  EXPECT_TRUE(tx.try_send(65).is_ok());  // try_send finds it too
+  EXPECT_TRUE(tx.try_reserve().error().is_full());
+  EXPECT_EQ(rx.try_recv().value(), 2);
+  EXPECT_TRUE(tx.try_reserve().is_ok());
+  EXPECT_EQ(w.outstanding(), 0);
+}
+
+// The deadlock that a held-back permit could cause: the consumer takes one
+// value from a full channel and then waits for the producer, whose next
+// send needs exactly that slot.
+TEST(MpscTest, ConsumerWaitingForTheProducerAfterOneRecvDoesNotDeadlock) {
+  LocalExecutor ex;
+  auto [tx, rx] = mpsc<int>(64);
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(tx.try_send(i).is_ok());
+  auto [done_tx, done_rx] = oneshot<int>();
+  // Runs first: takes one value, then waits for the producer.
+  auto consumer = ex.spawn_local([](MpscReceiver<int> rx, OneshotReceiver<int> done) -> Task<int> {
+    auto first = co_await rx.recv();
+    if (!first.has_value()) co_return -1;
+    auto sent = co_await std::move(done);
+    int n = 1;
+    while (rx.try_recv().is_ok()) n += 1;
+    co_return sent.is_ok() ? n : -2;
+  }(std::move(rx), std::move(done_rx)));
+  // Runs second: its send needs the slot the consumer freed.
+  auto producer = ex.spawn_local([](MpscSender<int> tx, OneshotSender<int> done) -> Task<> {
+    if ((co_await tx.send(64)).is_ok()) (void)done.send(64);
+  }(tx, std::move(done_tx)));
+  ex.run_until_stalled();
+  ASSERT_TRUE(consumer.is_finished());
+  EXPECT_EQ(ex.block_on(std::move(consumer)).value(), 65);
+  EXPECT_TRUE(producer.is_finished());
 }
 
 TEST(MpscTest, BatchedPermitsDoNotDelayTheEndAfterClose) {

@@ -323,23 +323,27 @@ class [[nodiscard("futures do nothing unless polled")]] BatchSemaphore::Acquire 
 // polled Pending. Cancellation: as `Acquire` (cancel-safe). `kN` != 0 fixes
 // the count at compile time (the mpsc sender's one permit: no count stored,
 // a constant shift in `try_acquire`); `LockAcquire` takes it at run time.
-template <std::size_t kN = 0>
+struct NoQueuedHook {
+  bool operator()() const noexcept { return false; }
+};
+template <std::size_t kN = 0, class OnQueued = NoQueuedHook>
 class BasicLockAcquire {
   struct NoCount {};
 
  public:
-  BasicLockAcquire(BatchSemaphore& sem, std::size_t n) noexcept
+  BasicLockAcquire(BatchSemaphore& sem, std::size_t n, OnQueued on_queued = {}) noexcept
     requires(kN == 0)
-      : sem_(&sem), n_(n) {}
-  explicit BasicLockAcquire(BatchSemaphore& sem) noexcept
+      : sem_(&sem), n_(n), on_queued_(on_queued) {}
+  explicit BasicLockAcquire(BatchSemaphore& sem, OnQueued on_queued = {}) noexcept
     requires(kN != 0)
-      : sem_(&sem) {}
-  BasicLockAcquire(BasicLockAcquire&& o) noexcept : sem_(o.sem_), n_(o.n_) {
+      : sem_(&sem), on_queued_(on_queued) {}
+  BasicLockAcquire(BasicLockAcquire&& o) noexcept : sem_(o.sem_), n_(o.n_), on_queued_(o.on_queued_) {
     WEFT_HARDENING_ASSERT(!o.queued_.has_value(), "lock future moved after it was polled");
   }
   BasicLockAcquire& operator=(BasicLockAcquire&&) = delete;
 
   BatchSemaphore& semaphore() const noexcept { return *sem_; }
+  const OnQueued& on_queued() const noexcept { return on_queued_; }
 
   // True while it is queued (polled Pending and not Ready since): dropping
   // it now gives back whatever it was granted.
@@ -348,6 +352,15 @@ class BasicLockAcquire {
   // granted; for owners that must act after that (the mpsc sender tells its
   // receiver).
   void cancel() noexcept { queued_.reset(); }
+
+  // The number of permits it acquires.
+  std::size_t count() const noexcept {
+    if constexpr (kN != 0) {
+      return kN;
+    } else {
+      return n_;
+    }
+  }
 
   // Ready(true) once the permits are the caller's; Ready(false) if the
   // semaphore was closed.
@@ -362,21 +375,23 @@ class BasicLockAcquire {
         case BatchSemaphore::TryResult::kNoPermits:
           break;
       }
-      queued_.emplace(*sem_, count());
-      Context unbudgeted(cx.waker());  // the unit was taken above
-      return finish(queued_->poll(unbudgeted));
+      return queue(cx);
     }
     return finish(queued_->poll(cx));
   }
 
  private:
-  std::size_t count() const noexcept {
-    if constexpr (kN != 0) {
-      return kN;
-    } else {
-      return n_;
-    }
+  // No permits: queue a waiter node (out of line: the rare path). Then the
+  // owner's hook runs; if it gave permits back (they go to the waiters in
+  // order), look again.
+  [[gnu::noinline]] Poll<bool> queue(Context& cx) {
+    queued_.emplace(*sem_, count());
+    Context unbudgeted(cx.waker());  // the unit was taken in poll()
+    Poll<bool> p = finish(queued_->poll(unbudgeted));
+    if (p.is_pending() && on_queued_()) return finish(queued_->poll(unbudgeted));
+    return p;
   }
+
   Poll<bool> finish(Poll<BatchSemaphore::Acquire::Output> p) {
     if (p.is_pending()) return Pending{};
     const bool ok = p.value().is_ok();
@@ -386,6 +401,7 @@ class BasicLockAcquire {
 
   BatchSemaphore* sem_;
   [[no_unique_address]] std::conditional_t<kN == 0, std::size_t, NoCount> n_{};
+  [[no_unique_address]] OnQueued on_queued_;
   std::optional<BatchSemaphore::Acquire> queued_;
 };
 using LockAcquire = BasicLockAcquire<>;
