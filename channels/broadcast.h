@@ -12,6 +12,7 @@
 //                          will see it), Err(v back) when there are none
 //   tx.subscribe()      a new receiver, starting after the last value sent
 //   tx.receiver_count()
+//   tx.is_closed(), co_await tx.closed()   no receiver left (tokio 1.44)
 //   BroadcastSender copies are more senders.
 //   co_await rx.recv()  -> Result<T, RecvError>: a copy of the next value;
 //                          Err(lagged(n)): n values were overwritten before
@@ -104,6 +105,8 @@ template <class T>
 class BroadcastReceiver;
 template <class T>
 class BroadcastRecv;
+template <class T>
+class BroadcastClosed;
 
 namespace channels_internal {
 
@@ -123,6 +126,13 @@ struct BroadcastSlot {
 struct BroadcastWaiter : ListLink<BroadcastWaiter> {
   Waker waker;
   std::uint64_t pos = 0;  // the position the receiver waits for
+  sync::Atomic<bool> queued{false};
+};
+
+// A waiting `BroadcastSender::closed()` future's node. `waker` and the links
+// are guarded by the tail mutex; `queued` as BroadcastWaiter's.
+struct BroadcastClosedWaiter : ListLink<BroadcastClosedWaiter> {
+  Waker waker;
   sync::Atomic<bool> queued{false};
 };
 
@@ -176,6 +186,25 @@ class BroadcastShared {
     }
   }
 
+  // With `lock` (on tail_mu) held and no receiver left: wakes every
+  // `closed()` future. Returns with the lock released.
+  void wake_closed_waiters(sync::UniqueLock& lock) {
+    WakerBatch batch;
+    for (;;) {
+      while (!batch.full()) {
+        BroadcastClosedWaiter* w = closed_waiters.pop_front();
+        if (w == nullptr) break;
+        batch.push(std::move(w->waker));
+        w->queued.store(false, sync::kRelease);  // last touch
+      }
+      const bool done = closed_waiters.empty();
+      lock.unlock();
+      batch.wake_all();
+      if (done) return;
+      lock.lock();
+    }
+  }
+
   sync::Atomic<std::size_t> senders{0};
 
   sync::Mutex tail_mu;
@@ -183,6 +212,7 @@ class BroadcastShared {
   std::size_t receivers = 0;               // tail mutex
   bool closed = false;                     // tail mutex: every sender is gone
   IntrusiveList<BroadcastWaiter> waiters;  // tail mutex
+  IntrusiveList<BroadcastClosedWaiter> closed_waiters;  // tail mutex
 
  private:
   static constexpr std::size_t kAlign = alignof(Slot) > alignof(std::max_align_t)
@@ -274,6 +304,15 @@ class BroadcastSender {
     sync::Lock lock(s.tail_mu);
     return s.receivers;
   }
+
+  // BroadcastSender::is_closed() / closed()
+  //
+  // No receiver is left (a later `subscribe()` opens it again); `closed()`
+  // is a future of Unit, Ready once that is so (tokio 1.44's
+  // `Sender::closed`). Cancel-safe; it borrows this sender, and must not
+  // move after its first poll.
+  bool is_closed() const { return receiver_count() == 0; }
+  BroadcastClosed<T> closed() const { return BroadcastClosed<T>(&checked()); }
 
   // True if both send into the same channel.
   bool same_channel(const BroadcastSender& o) const noexcept { return s_ == o.s_; }
@@ -464,9 +503,10 @@ class BroadcastReceiver {
     if (s == nullptr) return;
     std::uint64_t tail;
     {
-      sync::Lock lock(s->tail_mu);
+      sync::UniqueLock lock(s->tail_mu);
       s->receivers -= 1;
       tail = s->tail;
+      if (s->receivers == 0 && !s->closed_waiters.empty()) s->wake_closed_waiters(lock);
     }
     // Every value in [next_, tail) still held counts this receiver in `rem`
     // (it was sent while this receiver was subscribed); later ones do not.
@@ -528,6 +568,66 @@ class [[nodiscard("futures do nothing unless polled")]] BroadcastRecv {
 
   BroadcastReceiver<T>* rx_;
   channels_internal::BroadcastWaiter waiter_;
+};
+
+// BroadcastClosed<T>
+//
+// The future returned by `BroadcastSender::closed()`: Ready (Unit) once the
+// channel has no receiver. Its node lives inside it (no allocation); it is
+// linked under the tail mutex while it waits, and a receiver drop that
+// leaves none wakes it. Cancel-safe: dropping it unlinks the node.
+template <class T>
+class [[nodiscard("futures do nothing unless polled")]] BroadcastClosed {
+  using Shared = channels_internal::BroadcastShared<T>;
+
+ public:
+  using Output = Unit;
+  static constexpr bool kCancelSafe = true;
+
+  BroadcastClosed(BroadcastClosed&& o) noexcept : s_(o.s_) {
+    WEFT_HARDENING_ASSERT(!o.node_.queued.load(sync::kRelaxed),
+                          "BroadcastClosed must not move after its first poll");
+  }
+  BroadcastClosed& operator=(BroadcastClosed&&) = delete;
+  ~BroadcastClosed() { unqueue(); }
+
+  Poll<Unit> poll(Context& cx) {
+    sync::Lock lock(s_->tail_mu);
+    if (s_->receivers == 0) {
+      if (node_.queued.load(sync::kRelaxed)) {
+        s_->closed_waiters.remove(&node_);
+        node_.queued.store(false, sync::kRelaxed);
+      }
+      // A waker left by an earlier wait is dropped with the future.
+      return Unit{};
+    }
+    register_waker(node_.waker, cx.waker());
+    if (!node_.queued.load(sync::kRelaxed)) {
+      s_->closed_waiters.push_back(&node_);
+      node_.queued.store(true, sync::kRelaxed);
+    }
+    return Pending{};
+  }
+
+ private:
+  friend class BroadcastSender<T>;
+  explicit BroadcastClosed(Shared* s) noexcept : s_(s) {}
+
+  void unqueue() noexcept {
+    // Fast path: not queued (never waited, or woken: the waker took it off
+    // and cleared the flag as its last touch, release).
+    if (!node_.queued.load(sync::kAcquire)) return;
+    Waker dropped;  // destroyed after the lock is released
+    sync::Lock lock(s_->tail_mu);
+    if (node_.queued.load(sync::kRelaxed)) {
+      s_->closed_waiters.remove(&node_);
+      node_.queued.store(false, sync::kRelaxed);
+    }
+    dropped = std::move(node_.waker);
+  }
+
+  Shared* s_;
+  channels_internal::BroadcastClosedWaiter node_;
 };
 
 template <class T>

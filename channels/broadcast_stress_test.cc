@@ -181,5 +181,45 @@ TEST(BroadcastStressTest, ReceiversComeAndGoWithoutLeaks) {
   EXPECT_EQ(g_live.load(), 0) << "a value leaked";
 }
 
+// `closed()` awaited on threads while receivers (and resubscriptions) come
+// and go on others: every waiter wakes once the last receiver is gone, and
+// never while one is alive at its final check.
+TEST(BroadcastStressTest, SenderClosedRacesReceiverDrops) {
+  constexpr int kRounds = 300;
+  constexpr int kWatchers = 2;
+  constexpr int kDroppers = 3;
+  const auto deadline = StressClock::now() + std::chrono::seconds(60);
+  std::deque<DeadlineParker> parkers(kWatchers);
+  for (int round = 0; round < kRounds; ++round) {
+    auto [tx, rx0] = broadcast<int>(4);
+    std::vector<BroadcastReceiver<int>> rxs;
+    for (int d = 0; d < kDroppers; ++d) rxs.push_back(tx.subscribe());
+    std::atomic<int> woken{0};
+    std::vector<std::thread> ts;
+    for (int w = 0; w < kWatchers; ++w) {
+      ts.emplace_back([&, w] {
+        auto f = tx.closed();
+        if (!block_on_until(f, parkers[w], deadline)) {
+          ADD_FAILURE() << "closed() never completed in round " << round;
+          return;
+        }
+        EXPECT_TRUE(tx.is_closed());
+        woken.fetch_add(1);
+      });
+    }
+    for (int d = 0; d < kDroppers; ++d) {
+      ts.emplace_back([&, d, rx = std::move(rxs[d])]() mutable {
+        (void)tx.send(d);
+        if ((round + d) % 3 == 0) rx = rx.resubscribe();  // a drop and a subscribe
+        std::this_thread::yield();
+        { auto gone = std::move(rx); }
+      });
+    }
+    { auto gone = std::move(rx0); }
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(woken.load(), kWatchers);
+  }
+}
+
 }  // namespace
 }  // namespace weft

@@ -153,6 +153,68 @@ TEST(BroadcastTest, ClosingWakesAPendingReceiver) {
   EXPECT_EQ(w.outstanding(), 0);
 }
 
+static_assert(Future<BroadcastClosed<int>>);
+static_assert(CancelSafe<BroadcastClosed<int>>);
+
+TEST(BroadcastTest, SenderClosedWaitsForTheLastReceiver) {
+  auto [tx, rx] = broadcast<int>(2);
+  auto rx2 = tx.subscribe();
+  EXPECT_FALSE(tx.is_closed());
+  CountingWaker w;
+  auto f = tx.closed();
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  { auto a = std::move(rx); }
+  EXPECT_EQ(w.wakes(), 0);  // one receiver left
+  EXPECT_TRUE(poll_once(f, w).is_pending());
+  { auto b = std::move(rx2); }
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_TRUE(tx.is_closed());
+  EXPECT_TRUE(poll_once(f, w).is_ready());
+  EXPECT_EQ(w.outstanding(), 0);
+  // Ready at once while there is none; a new subscriber opens it again.
+  auto g = tx.closed();
+  EXPECT_TRUE(poll_once(g, w).is_ready());
+  auto rx3 = tx.subscribe();
+  auto h = tx.closed();
+  EXPECT_TRUE(poll_once(h, w).is_pending());
+  EXPECT_FALSE(tx.is_closed());
+}
+
+TEST(BroadcastTest, DroppingAPendingSenderClosedUnlinksIt) {
+  auto [tx, rx] = broadcast<int>(2);
+  CountingWaker w;
+  {
+    auto f = tx.closed();
+    EXPECT_TRUE(poll_once(f, w).is_pending());
+    auto g = tx.closed();
+    EXPECT_TRUE(poll_once(g, w).is_pending());
+  }  // both unlink; the receiver drop below must not touch them
+  EXPECT_EQ(w.outstanding(), 0);
+  { auto gone = std::move(rx); }
+  EXPECT_EQ(w.wakes(), 0);
+}
+
+TEST(BroadcastTest, SenderClosedOnLocalExecutor) {
+  LocalExecutor ex;
+  auto [tx, rx] = broadcast<int>(4);
+  bool closed = false;
+  auto watcher = ex.spawn_local([](BroadcastSender<int>& tx, bool& closed) -> Task<> {
+    co_await tx.closed();
+    closed = true;
+  }(tx, closed));
+  auto reader = ex.spawn_local([](BroadcastReceiver<int> rx) -> Task<int> {
+    auto v = co_await rx.recv();
+    co_return v.is_ok() ? v.value() : -1;
+  }(std::move(rx)));
+  ex.run_until_stalled();
+  EXPECT_FALSE(closed);
+  EXPECT_TRUE(tx.send(7).is_ok());
+  ex.run_until_stalled();
+  EXPECT_TRUE(closed);  // the reader finished and dropped its receiver
+  EXPECT_EQ(ex.block_on(std::move(reader)).value(), 7);
+  EXPECT_TRUE(watcher.is_finished());
+}
+
 TEST(BroadcastTest, DroppingEveryReceiverMakesSendFail) {
   auto [tx, rx] = broadcast<int>(2);
   auto rx2 = rx.resubscribe();
