@@ -359,6 +359,9 @@ class MpscChan {
       while (f < c) {
         if (flushed_.compare_exchange_weak(f, c, sync::kAcqRel, sync::kAcquire)) {
           sem_.release(static_cast<std::size_t>(c - f));
+          // After a close the receiver may be waiting for exactly these (it
+          // saw nothing left to flush: we had moved `flushed_` already).
+          after_sender_release();
           return static_cast<std::size_t>(c - f);
         }
       }
@@ -388,10 +391,12 @@ class MpscChan {
     }
     return 0;
   }
-  // Free slots as a sender sees them: the semaphore's plus those held back.
+  // Free slots as a sender sees them: the semaphore's plus those held back
+  // (two snapshots: never reported above the capacity).
   std::size_t free_slots() const noexcept {
     if constexpr (kBounded) {
-      return sem_.available() + deferred();
+      const std::size_t n = sem_.available() + deferred();
+      return n < capacity_ ? n : capacity_;
     } else {
       return 0;
     }

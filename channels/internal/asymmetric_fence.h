@@ -29,6 +29,8 @@
 #define WEFT_CHANNELS_INTERNAL_ASYMMETRIC_FENCE_H_
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 
 #if defined(__linux__)
 #include <linux/membarrier.h>
@@ -60,11 +62,19 @@ inline bool available() noexcept {
 // against a concurrent heavy_fence(). No instruction.
 inline void light_fence() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
 
-// The rare side. Only after available() returned true.
+// The rare side. Only after available() returned true. If the kernel
+// refuses it (it should not: the process registered), registers again and
+// retries; if that fails too the process aborts with a message: callers
+// rely on it for correctness (a silent failure would lose wake-ups).
 inline void heavy_fence() noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
 #if defined(__linux__) && defined(__NR_membarrier)
-  (void)syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+    if (!detail::register_membarrier() || syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+      std::fputs("weft: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after it was available\n", stderr);
+      std::abort();
+    }
+  }
 #endif
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
