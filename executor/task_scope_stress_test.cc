@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "executor/thread_pool.h"
 #include "future/block_on.h"
@@ -54,6 +56,60 @@ TEST(TaskScopeStressTest, PoolChildrenJoinedAndCancelledWhileRunning) {
     const int after = local.load();
     std::this_thread::yield();
     EXPECT_EQ(local.load(), after) << "a child touched the parent's frame after the scope ended";
+  }
+}
+
+// Children spawned from outside the workers wait unowned in the inject
+// queue until a worker takes them and puts them on its owned list; scopes on
+// two outside threads are dropped at once, so their synchronous
+// cancellation races with that hand-over (and with the first polls).
+TEST(TaskScopeStressTest, OutsideScopesDroppedWhileWorkersTakeTheirChildren) {
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<int> polls{0};
+  {
+    ThreadPool pool(2);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 2; ++t) {
+      ts.emplace_back([&] {
+        for (int round = 0; round < 300 && std::chrono::steady_clock::now() - start < kBudget; ++round) {
+          TaskScope<int, ThreadPool> scope(pool);
+          for (int i = 0; i < 8; ++i) scope.spawn(yielder(&polls, i % 2 == 0 ? 2 : -1, i));
+          if (round % 3 == 0) std::this_thread::yield();  // let workers take some first
+        }  // cancels every child still alive, wherever it is
+      });
+    }
+    for (auto& t : ts) t.join();
+    for (int i = 0; i < 2000 && pool.live_tasks() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_EQ(pool.live_tasks(), 0u);
+    EXPECT_TRUE(pool.dump().empty());
+  }
+  EXPECT_GT(polls.load(), 0);
+}
+
+// Spawns from outside racing the pool's shutdown: every handle resolves
+// (done or cancelled) and nothing leaks (asan).
+TEST(TaskScopeStressTest, OutsideSpawnsRaceShutdown) {
+  for (int round = 0; round < 50; ++round) {
+    std::atomic<int> polls{0};
+    std::vector<JoinHandle<int>> hs;
+    std::mutex mu;
+    {
+      ThreadPool pool(2);
+      std::thread spawner([&] {
+        for (int i = 0; i < 200; ++i) {
+          auto h = pool.spawn(yielder(&polls, i % 4 == 0 ? -1 : 1, 1));
+          std::lock_guard<std::mutex> lock(mu);
+          hs.push_back(std::move(h));
+        }
+      });
+      std::this_thread::sleep_for(std::chrono::microseconds(50 * (round % 5)));
+      pool.shutdown();
+      spawner.join();
+    }
+    for (auto& h : hs) {
+      JoinResult<int> r = block_on(std::move(h));
+      EXPECT_TRUE(r.is_cancelled() || (r.is_ok() && r.value() == 1));
+    }
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "executor/join_handle.h"
 #include "executor/park.h"
+#include "executor/task_scope.h"
 #include "future/future.h"
 #include "future/ready.h"
 #include "future/task.h"
@@ -305,6 +306,108 @@ TEST(ThreadPoolTest, DumpListsLiveTasksWithSiteAndState) {
   // The handle may see completion just before the task leaves the owned list.
   for (int i = 0; i < 1000 && !pool.dump().empty(); ++i) std::this_thread::sleep_for(1ms);
   EXPECT_TRUE(pool.dump().empty());
+}
+
+// An Unpark that reports its first call once armed (shutdown unparks every
+// worker right after closing the inject queue).
+class ReportingUnpark final : public Unpark {
+ public:
+  ReportingUnpark(Unpark& inner, std::atomic<bool>* armed, std::atomic<bool>* fired)
+      : inner_(inner), armed_(armed), fired_(fired) {}
+  void unpark() noexcept override {
+    if (armed_->load()) fired_->store(true);
+    inner_.unpark();
+  }
+
+ private:
+  Unpark& inner_;
+  std::atomic<bool>* armed_;
+  std::atomic<bool>* fired_;
+};
+class ReportingPark final : public Park {
+ public:
+  ReportingPark(std::atomic<bool>* armed, std::atomic<bool>* fired) : unpark_(inner_.unparker(), armed, fired) {}
+  void park() noexcept override { inner_.park(); }
+  void park_timeout(std::chrono::nanoseconds t) noexcept override { inner_.park_timeout(t); }
+  Unpark& unparker() noexcept override { return unpark_; }
+
+ private:
+  ThreadPark inner_;
+  ReportingUnpark unpark_;
+};
+
+// Tasks spawned from outside wait in the inject queue, not owned yet, until a
+// worker takes them (it then puts them on its owned shard). Meanwhile they
+// must be in the dump, the counters and live_tasks(), and a shutdown that
+// comes first must cancel them (futures destroyed, handles cancelled, no
+// leak under ASan).
+TEST(ThreadPoolTest, TasksNoWorkerTookYetAreListedCountedAndCancelledAtShutdown) {
+  std::atomic<int> destroyed{0};
+  std::atomic<bool> started{false};
+  std::atomic<bool> armed{false};
+  std::atomic<bool> shutting_down{false};
+  std::vector<JoinHandle<Unit>> hs;
+  {
+    ThreadPoolOptions options;
+    options.workers = 1;
+    options.make_park = [&](std::size_t) -> std::unique_ptr<Park> {
+      return std::make_unique<ReportingPark>(&armed, &shutting_down);
+    };
+    ThreadPool pool(std::move(options));
+    // Keeps the only worker busy until shutdown has closed the inject queue.
+    auto blocker = pool.spawn(lazy([&] {
+      started.store(true);
+      while (!shutting_down.load()) std::this_thread::yield();
+      return 1;
+    }));
+    while (!started.load()) std::this_thread::yield();
+    for (int i = 0; i < 10; ++i) hs.push_back(pool.spawn(Forever(&destroyed)));
+    EXPECT_EQ(pool.live_tasks(), 11u);
+    EXPECT_EQ(pool.counters().spawned, 11u);
+    std::vector<TaskInfo> dump = pool.dump();
+    ASSERT_EQ(dump.size(), 11u);
+    int scheduled = 0;
+    for (const TaskInfo& t : dump) scheduled += t.state == TaskRunState::kScheduled ? 1 : 0;
+    EXPECT_EQ(scheduled, 10);
+    hs[3].abort();  // before any worker took it
+    armed.store(true);
+    EXPECT_FALSE(pool.shutdown(0ms));
+    EXPECT_EQ(pool.counters().polled, 1u);  // the ten never ran: cancelled from the inject queue
+    EXPECT_EQ(destroyed.load(), 10);
+    EXPECT_EQ(pool.live_tasks(), 0u);
+    EXPECT_TRUE(pool.dump().empty());
+    EXPECT_EQ(block_on(std::move(blocker)).value(), 1);
+  }
+  for (auto& h : hs) EXPECT_TRUE(block_on(std::move(h)).is_cancelled());
+}
+
+// A task cancelled synchronously (TaskScope) while it still waits unowned in
+// the inject queue: the worker that takes it later must neither own nor run
+// it.
+TEST(ThreadPoolTest, ScopeCancelsChildrenNoWorkerTookYet) {
+  std::atomic<int> destroyed{0};
+  std::atomic<bool> started{false};
+  std::atomic<bool> release{false};
+  ThreadPool pool(1);
+  auto blocker = pool.spawn(lazy([&] {
+    started.store(true);
+    while (!release.load()) std::this_thread::yield();
+    return 1;
+  }));
+  while (!started.load()) std::this_thread::yield();
+  {
+    TaskScope<Unit, ThreadPool> scope(pool);
+    for (int i = 0; i < 5; ++i) scope.spawn(Forever(&destroyed));
+    EXPECT_EQ(pool.live_tasks(), 6u);
+  }  // cancels all five here, on this thread
+  EXPECT_EQ(destroyed.load(), 5);
+  EXPECT_EQ(pool.live_tasks(), 1u);
+  release.store(true);
+  EXPECT_EQ(pool.block_on(std::move(blocker)).value(), 1);
+  for (int i = 0; i < 1000 && pool.live_tasks() != 0; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(pool.live_tasks(), 0u);
+  EXPECT_EQ(pool.counters().spawned, 6u);
+  EXPECT_TRUE(pool.shutdown(1s));
 }
 
 // Busy work that the optimiser cannot drop.

@@ -34,6 +34,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 
 #include "executor/internal/sync.h"
@@ -61,13 +62,30 @@ class InjectQueue {
   ~InjectQueue() { WEFT_ASSERT(head_ == nullptr, "InjectQueue destroyed while it still holds items"); }
 
   // Appends `t`; false (and `t` untouched) if the queue is closed.
-  bool push(T* t) noexcept {
+  // `counted`: also adds one to `counted_pushes()` (in the same critical
+  // section: a pool counts its new, not yet owned tasks this way).
+  bool push(T* t, bool counted = false) noexcept {
     Link::set(t, nullptr);
     std::lock_guard<SpinLock> lock(mu_);
     if (closed_) return false;
     append(t, t);
+    if (counted) counted_pushes_ += 1;
     len_.fetch_add(1, std::memory_order_seq_cst);
     return true;
+  }
+
+  // How many pushes were made with `counted` (a snapshot, under the lock).
+  std::uint64_t counted_pushes() const noexcept {
+    std::lock_guard<SpinLock> lock(mu_);
+    return counted_pushes_;
+  }
+
+  // Calls `f(const T&)` for each queued item, oldest first, under the lock
+  // (keep `f` short; it must not touch the queue).
+  template <class F>
+  void for_each(F&& f) const {
+    std::lock_guard<SpinLock> lock(mu_);
+    for (const T* t = head_; t != nullptr; t = Link::get(t)) f(*t);
   }
 
   // Appends `n` items (oldest first) under one lock; false if closed (then
@@ -149,6 +167,7 @@ class InjectQueue {
   T* head_ = nullptr;  // guarded by mu_
   T* tail_ = nullptr;  // guarded by mu_
   bool closed_ = false;  // guarded by mu_
+  std::uint64_t counted_pushes_ = 0;  // guarded by mu_
   Atomic<std::size_t> len_{0};  // written under mu_, read anywhere
 };
 

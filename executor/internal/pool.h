@@ -17,7 +17,15 @@
 //     spawns go to different shards, so a spawn and a completion on two
 //     workers rarely meet on one lock), each shard under a `SpinLock`
 //     (tools/base/sync.h; a pthread mutex's lock+unlock pair showed as
-//     ~15% of spawn+join under perf);
+//     ~15% of spawn+join under perf). A task spawned on a worker goes on
+//     it at once; one spawned from outside (FROM_OUTSIDE, task_header.h)
+//     waits in the inject queue unowned, and the worker that first takes
+//     it from there puts it on (`bind`): the spawning thread then takes one
+//     lock per task, not two, and touches no shard line that the workers
+//     write (perf, a batch from outside on 2 workers: the two spin locks
+//     were 27% of the spawning thread's time, half of it the shard's).
+//     Until then it is counted (under the inject lock) for `live_tasks()`
+//     and `counters()`, and listed by `dump()` from the inject queue;
 //   - the scheduler's lifetime count: every task holds one, but a worker
 //     takes them from the shared word 64 at a time and keeps the counts that
 //     tasks freed on it give back, so spawn and free on a worker touch no
@@ -61,12 +69,14 @@
 //   starve the queue: the 4th goes to the back of the queue).
 //
 // Shutdown (`shutdown_now`): set the flag, close the inject queue (later
-// remote schedules drop their notification), unpark and join every worker
-// (each drops the notifications left in its LIFO slot and queue), close the
-// owned shards (later spawns are rejected: their handles yield cancelled),
-// then cancel every remaining task on the calling thread (its future's
+// remote schedules drop their notification; a spawn from outside is then
+// owned at once, as on a worker), unpark and join every worker (each drops
+// the notifications left in its LIFO slot and queue), close the owned
+// shards (later spawns are rejected: their handles yield cancelled), then
+// cancel every remaining task on the calling thread (its future's
 // destructor runs there; its JoinHandle yields cancelled), and drain the
-// inject queue. `wait_idle(deadline)` first waits for the owned list to
+// inject queue, cancelling there the tasks spawned from outside that no
+// worker took. `wait_idle(deadline)` first waits for the owned list to
 // empty (tasks finished by themselves).
 //
 // Memory ordering: the queues and Idle document theirs. `shutdown_` is a
@@ -77,7 +87,8 @@
 // read relaxed by anyone: monotonic snapshots, not a consistent cut.
 //
 // Costs per task: one allocation (the task cell), the owned shard's lock at
-// spawn and at completion, and for a local wake one LIFO store (plus, if
+// spawn (on a worker) or when a worker first takes it (spawned from
+// outside) and at completion, and for a local wake one LIFO store (plus, if
 // that displaced a task, one ring push, and the idle word's seq_cst RMW if
 // the ring was empty). A remote schedule takes the inject lock and the
 // idle RMW; a futex wake only if a worker must be woken.
@@ -228,6 +239,22 @@ class PoolScheduler final : public Scheduler {
   template <class F>
   TaskHeader* spawn(F&& f, SpawnSite site, bool join_interest) {
     TaskHeader* t = new_task(std::forward<F>(f), this, site, join_interest);
+    PoolWorker* w = tl_pool_worker;
+    if (w == nullptr || w->pool != this) {
+      // From outside: into the inject queue, not yet owned (the worker that
+      // takes it from there puts it on its shard: `bind`). Counted under the
+      // inject lock, for live_tasks() and counters().
+      t->mark_from_outside();
+      if (inject_.push(t, /*counted=*/true)) {
+        notify_parked();
+        return t;
+      }
+      // The inject queue is closed: the workers are stopping. Own the task
+      // now, as a spawn on a worker does: the owned lists close later and
+      // cancel it then (ThreadPerCore stops every core before cancelling
+      // any task, and a spawn from one core onto another in between must
+      // not complete as cancelled before its parent is cancelled itself).
+    }
     OwnedShard& sh = shard_for(t);
     bool closed;
     {
@@ -239,6 +266,7 @@ class PoolScheduler final : public Scheduler {
       }
     }
     if (closed) {
+      t->prev = &kOwnedGone;  // never listed: unbind() must say "taken"
       reject_task(t);
     } else {
       schedule(t, ScheduleHint::kWake);
@@ -295,7 +323,16 @@ class PoolScheduler final : public Scheduler {
   bool unbind(TaskHeader* t) noexcept override {
     OwnedShard& sh = shard_for(t);
     std::lock_guard<SpinLock> lock(sh.mu);
-    return sh.list.remove(t);
+    if (sh.list.remove(t)) {
+      t->prev = &kOwnedGone;
+      return true;
+    }
+    if (t->prev == nullptr) {  // spawned from outside, never bound: ours to drop
+      t->prev = &kOwnedGone;
+      sh.unbound_done += 1;
+      return true;
+    }
+    return false;  // shutdown took it
   }
 
   // ---- introspection ---------------------------------------------------------
@@ -306,6 +343,7 @@ class PoolScheduler final : public Scheduler {
       std::lock_guard<SpinLock> lock(shards_[i].mu);
       c.spawned += shards_[i].spawned;
     }
+    c.spawned += inject_.counted_pushes();
     for (const auto& w : workers_) {
       c.polled += w->polled.load(std::memory_order_relaxed);
       c.stolen += w->stolen.load(std::memory_order_relaxed);
@@ -315,22 +353,37 @@ class PoolScheduler final : public Scheduler {
   }
 
   // Tasks spawned and not yet completed (or cancelled).
+  // Owned tasks, plus those spawned from outside and not yet bound: pushed
+  // (counted under the inject lock) minus bound or finished unbound (counted
+  // under each shard's lock, in the same critical section that puts a task
+  // on the list). Read in that order (shards, then pushes), every count
+  // only grows, so a task alive during the call is never missed (an
+  // overestimate at worst; exact when nothing runs).
   std::size_t live_tasks() const {
     std::size_t n = 0;
+    std::uint64_t unbound_done = 0;
     for (std::size_t i = 0; i <= shard_mask_; ++i) {
       std::lock_guard<SpinLock> lock(shards_[i].mu);
       n += shards_[i].list.size();
+      unbound_done += shards_[i].unbound_done;
     }
-    return n;
+    return n + static_cast<std::size_t>(inject_.counted_pushes() - unbound_done);
   }
 
+  // Owned tasks and the inject queue's (tasks spawned from outside wait
+  // there unbound; owned ones may be there too: listed once). A task a
+  // worker is moving from the inject queue to its shard at that instant may
+  // be missed.
   std::vector<TaskInfo> dump() const {
     std::vector<TaskInfo> out;
     for (std::size_t i = 0; i <= shard_mask_; ++i) {
       std::lock_guard<SpinLock> lock(shards_[i].mu);
       shards_[i].list.for_each([&](const TaskHeader& t) { out.push_back(t.info()); });
     }
+    inject_.for_each([&](const TaskHeader& t) { out.push_back(t.info()); });
     std::sort(out.begin(), out.end(), [](const TaskInfo& a, const TaskInfo& b) { return a.id < b.id; });
+    out.erase(std::unique(out.begin(), out.end(), [](const TaskInfo& a, const TaskInfo& b) { return a.id == b.id; }),
+              out.end());
     return out;
   }
 
@@ -382,12 +435,28 @@ class PoolScheduler final : public Scheduler {
         {
           std::lock_guard<SpinLock> lock(shards_[i].mu);
           t = shards_[i].list.pop_front();
+          if (t != nullptr) t->prev = &kOwnedGone;
         }
         if (t == nullptr) break;
         t->shutdown();  // cancels here (its destructor may wake or spawn: both are refused)
       }
     }
-    while (TaskHeader* t = inject_.pop()) t->drop_ref();
+    // The inject queue: notifications to drop, and tasks spawned from
+    // outside that no worker took (never owned: cancel them here too).
+    while (TaskHeader* t = inject_.pop()) {
+      bool never_bound = false;
+      {
+        OwnedShard& sh = shard_for(t);
+        std::lock_guard<SpinLock> lock(sh.mu);
+        if (t->next == nullptr && t->prev == nullptr) {
+          t->prev = &kOwnedGone;
+          sh.unbound_done += 1;
+          never_bound = true;
+        }
+      }
+      if (never_bound) t->shutdown();  // consumes (O); unbind() now returns false
+      t->drop_ref();                   // (N)
+    }
   }
 
   bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_acquire); }
@@ -396,9 +465,29 @@ class PoolScheduler final : public Scheduler {
   struct alignas(64) OwnedShard {
     mutable SpinLock mu;
     OwnedTaskList list;         // guarded by mu
-    std::uint64_t spawned = 0;  // guarded by mu
-    bool closed = false;        // guarded by mu
+    std::uint64_t spawned = 0;       // guarded by mu: spawned on a worker (bound at once)
+    std::uint64_t unbound_done = 0;  // guarded by mu: spawned from outside, then bound or finished
+    bool closed = false;             // guarded by mu
   };
+
+  // A task's owned-list links (guarded by its shard's lock) say where it is:
+  // `next` set: on the list; both null: spawned from outside and not bound
+  // yet (its (O) reference waits with it); `prev == &kOwnedGone`: off the
+  // list for good (completed, or taken by shutdown), never bound again.
+  static inline OwnedLink kOwnedGone{};
+
+  // A task taken from the inject queue: if it was spawned from outside and
+  // never bound, puts it on its shard (unless it completed meanwhile, say
+  // by TaskScope's synchronous cancellation).
+  void bind(TaskHeader* t) noexcept {
+    if (!t->from_outside()) return;  // owned since its spawn
+    OwnedShard& sh = shard_for(t);
+    std::lock_guard<SpinLock> lock(sh.mu);
+    if (t->next != nullptr || t->prev != nullptr) return;  // owned, or gone
+    WEFT_ASSERT(!sh.closed, "PoolScheduler: a worker took a task after the owned lists closed");
+    sh.list.push_back(t);
+    sh.unbound_done += 1;
+  }
 
   ~PoolScheduler() override = default;  // through Scheduler::release()
 
@@ -550,7 +639,10 @@ class PoolScheduler final : public Scheduler {
 
   TaskHeader* next_task(PoolWorker& w) noexcept {
     if (w.tick % kGlobalQueueInterval == 0) {
-      if (TaskHeader* t = inject_.pop()) return t;
+      if (TaskHeader* t = inject_.pop()) {
+        bind(t);
+        return t;
+      }
     }
     if (TaskHeader* t = std::exchange(w.lifo, nullptr)) return t;
     if (TaskHeader* t = w.queue.pop()) return t;
@@ -568,6 +660,7 @@ class PoolScheduler final : public Scheduler {
     std::size_t got = 0;
     inject_.pop_n(n, [&](TaskHeader* t) { batch[got++] = t; });
     if (got == 0) return nullptr;
+    for (std::size_t i = 0; i < got; ++i) bind(batch[i]);
     if (got > 1) w.queue.push_back_batch(batch + 1, got - 1);
     return batch[0];
   }
@@ -588,7 +681,9 @@ class PoolScheduler final : public Scheduler {
         return t;
       }
     }
-    return inject_.pop();
+    TaskHeader* t = inject_.pop();
+    if (t != nullptr) bind(t);
+    return t;
   }
 
   // The last searcher to find work wakes another worker if work is left

@@ -41,7 +41,11 @@
 //                         belongs to the runtime side (read-only for the handle).
 //   bit 6  OUT_ERROR      (with COMPLETE) the output is an exception.
 //   bit 7  OUT_NONE       (with COMPLETE) there is no output: cancelled.
-//   bits 8..63            reference count (REF_ONE = 1 << 8).
+//   bit 8  FROM_OUTSIDE   spawned onto a pool from outside its workers (set
+//                         before the task is published, never changed: the
+//                         pool binds such a task to its owned list when a
+//                         worker first takes it; executor/internal/pool.h).
+//   bits 9..63            reference count (REF_ONE = 1 << 9).
 //
 // Lifecycle (RUNNING/COMPLETE/NOTIFIED), numbered transitions below:
 //
@@ -268,7 +272,8 @@ class TaskHeader : public OwnedLink {
   static constexpr std::uint64_t kJoinWaker = 1u << 5;
   static constexpr std::uint64_t kOutError = 1u << 6;
   static constexpr std::uint64_t kOutNone = 1u << 7;
-  static constexpr int kRefShift = 8;
+  static constexpr std::uint64_t kFromOutside = 1u << 8;
+  static constexpr int kRefShift = 9;
   static constexpr std::uint64_t kRefOne = std::uint64_t{1} << kRefShift;
   static constexpr std::uint64_t kOutValue = 0;
 
@@ -297,6 +302,12 @@ class TaskHeader : public OwnedLink {
   }
   TaskInfo info() const noexcept { return TaskInfo{id_, spawn_site(), run_state()}; }
   bool is_complete() const noexcept { return (state_.load(std::memory_order_acquire) & kComplete) != 0; }
+  // FROM_OUTSIDE (see the state word): set by the spawner before it
+  // publishes the task; read by whoever got the task through a queue.
+  void mark_from_outside() noexcept {
+    state_.store(state_.load(std::memory_order_relaxed) | kFromOutside, std::memory_order_relaxed);
+  }
+  bool from_outside() const noexcept { return (state_.load(std::memory_order_relaxed) & kFromOutside) != 0; }
   Scheduler* scheduler() const noexcept { return scheduler_; }
   // For tests and assertions only (racy by nature).
   std::uint64_t state_for_testing() const noexcept { return state_.load(std::memory_order_acquire); }
