@@ -380,7 +380,10 @@ class PoolScheduler final : public Scheduler {
       std::lock_guard<SpinLock> lock(shards_[i].mu);
       shards_[i].list.for_each([&](const TaskHeader& t) { out.push_back(t.info()); });
     }
-    inject_.for_each([&](const TaskHeader& t) { out.push_back(t.info()); });
+    inject_.for_each([&](const TaskHeader& t) {
+      // (A task completed while its notification waits here is not live.)
+      if (!t.is_complete()) out.push_back(t.info());
+    });
     std::sort(out.begin(), out.end(), [](const TaskInfo& a, const TaskInfo& b) { return a.id < b.id; });
     out.erase(std::unique(out.begin(), out.end(), [](const TaskInfo& a, const TaskInfo& b) { return a.id == b.id; }),
               out.end());
