@@ -23,6 +23,8 @@
 //   rx.blocking_recv()  recv() for synchronous code (parks the OS thread)
 //   rx.resubscribe()    a new receiver starting after the last value sent
 //   rx.len()            values sent that `rx` has not received yet
+//   BroadcastStream<T>(std::move(rx))   the receiver as a Stream of
+//                       Result<T, RecvError> (tokio-stream's BroadcastStream)
 //
 // Design: a ring of `capacity` slots, each with its own mutex, the position
 // of the value it holds, that value, and the number of receivers that still
@@ -107,6 +109,8 @@ template <class T>
 class BroadcastRecv;
 template <class T>
 class BroadcastClosed;
+template <class T>
+class BroadcastStream;
 
 namespace channels_internal {
 
@@ -411,6 +415,7 @@ class BroadcastReceiver {
  private:
   friend class BroadcastSender<T>;
   friend class BroadcastRecv<T>;
+  friend class BroadcastStream<T>;
   template <class U>
   friend std::pair<BroadcastSender<U>, BroadcastReceiver<U>> broadcast(std::size_t capacity);
 
@@ -628,6 +633,63 @@ class [[nodiscard("futures do nothing unless polled")]] BroadcastClosed {
 
   Shared* s_;
   channels_internal::BroadcastClosedWaiter node_;
+};
+
+// BroadcastStream<T>
+//
+// A receiver as a `Stream` (future/stream.h) of `Result<T, RecvError>`:
+// each value, or `lagged(n)` as an item of its own (the stream goes on with
+// the oldest value still held); it ends (nullopt) once every sender is gone
+// and nothing is left. Rust: tokio-stream's `BroadcastStream`. It owns the
+// receiver (`into_inner()` gives it back) and, unlike that one, allocates
+// nothing: its waiter node lives inside it, so it must not move after its
+// first `poll_next` (not Unpin). Cancellation: as `recv()` (dropping it
+// while it waits unlinks the node; no value is lost: the receiver's
+// position only advances when an item is returned).
+template <class T>
+class BroadcastStream {
+ public:
+  using Item = Result<T, RecvError>;
+  static constexpr bool kUnpin = false;
+
+  explicit BroadcastStream(BroadcastReceiver<T> rx) noexcept : rx_(std::move(rx)) {}
+  BroadcastStream(BroadcastStream&& o) noexcept : rx_(std::move(o.rx_)), done_(o.done_) {
+    WEFT_HARDENING_ASSERT(!o.waiter_.queued.load(sync::kRelaxed), "BroadcastStream must not move after its first poll");
+  }
+  BroadcastStream& operator=(BroadcastStream&&) = delete;
+  ~BroadcastStream() {
+    if (rx_.s_ != nullptr) rx_.unqueue(&waiter_);
+  }
+
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    if (done_) return std::optional<Item>();
+    if (!cx.poll_proceed()) return Pending{};
+    Result<T, TryRecvError> r = rx_.step(&waiter_, &cx.waker());
+    if (r.is_ok()) {
+      rx_.unqueue(&waiter_);
+      return std::optional<Item>(Item(std::move(r).value()));
+    }
+    const TryRecvError e = r.error();
+    if (e.is_empty()) return Pending{};
+    rx_.unqueue(&waiter_);
+    if (e.is_closed()) {
+      done_ = true;
+      return std::optional<Item>();
+    }
+    return std::optional<Item>(Item(Err{RecvError::lagged(e.lagged_by())}));
+  }
+
+  // The receiver back (only while the stream is not waiting: not after a
+  // poll_next that returned Pending, unless one returned Ready since).
+  BroadcastReceiver<T> into_inner() && {
+    WEFT_HARDENING_ASSERT(!waiter_.queued.load(sync::kRelaxed), "BroadcastStream::into_inner while it waits");
+    return std::move(rx_);
+  }
+
+ private:
+  BroadcastReceiver<T> rx_;
+  channels_internal::BroadcastWaiter waiter_;
+  bool done_ = false;
 };
 
 template <class T>

@@ -12,6 +12,7 @@
 
 #include "channels/broadcast.h"
 #include "channels/internal/deadline_block_on.h"
+#include "future/stream.h"
 #include "gtest/gtest.h"
 
 namespace weft {
@@ -219,6 +220,50 @@ TEST(BroadcastStressTest, SenderClosedRacesReceiverDrops) {
     for (auto& t : ts) t.join();
     EXPECT_EQ(woken.load(), kWatchers);
   }
+}
+
+// BroadcastStream on two threads while two senders publish: per sender the
+// values come in order, lags are items (never a hang), and both streams end
+// once the senders are gone.
+TEST(BroadcastStressTest, StreamsAgainstTwoSenders) {
+  constexpr long kPerSender = 30'000;
+  const auto deadline = StressClock::now() + std::chrono::seconds(60);
+  auto [tx, rx0] = broadcast<Msg>(16);
+  std::deque<DeadlineParker> parkers(2);
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&, r, st = BroadcastStream<Msg>(tx.subscribe())]() mutable {
+      long last[kSenders] = {-1, -1};
+      for (;;) {
+        auto f = stream::next(st);
+        auto out = block_on_until(f, parkers[r], deadline);
+        if (!out) {
+          ADD_FAILURE() << "stream " << r << " stalled";
+          return;
+        }
+        if (!out->has_value()) break;  // ended
+        const Result<Msg, RecvError>& item = **out;
+        if (item.is_err()) {
+          EXPECT_TRUE(item.error().is_lagged());
+          continue;
+        }
+        EXPECT_GT(item.value().seq, last[item.value().sender]);
+        last[item.value().sender] = item.value().seq;
+      }
+    });
+  }
+  { auto gone = std::move(rx0); }
+  std::vector<std::thread> senders;
+  for (int s = 0; s < kSenders; ++s) {
+    senders.emplace_back([s, tx = (s == 0 ? BroadcastSender<Msg>(tx) : std::move(tx))]() mutable {
+      for (long i = 0; i < kPerSender; ++i) {
+        (void)tx.send(Msg(s, i));
+        if (i % 64 == 0) std::this_thread::yield();
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  for (auto& t : readers) t.join();
 }
 
 }  // namespace

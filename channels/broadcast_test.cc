@@ -11,6 +11,8 @@
 #include "executor/local_executor.h"
 #include "future/future.h"
 #include "future/ready.h"
+#include "future/stream.h"
+#include "future/block_on.h"
 #include "future/task.h"
 #include "future/testing/no_alloc.h"
 #include "future/testing/test_waker.h"
@@ -213,6 +215,56 @@ TEST(BroadcastTest, SenderClosedOnLocalExecutor) {
   EXPECT_TRUE(closed);  // the reader finished and dropped its receiver
   EXPECT_EQ(ex.block_on(std::move(reader)).value(), 7);
   EXPECT_TRUE(watcher.is_finished());
+}
+
+template <class S>
+auto poll_next_once(S& s, CountingWaker& w) {
+  Context cx(w.borrowed());
+  return s.poll_next(cx);
+}
+
+static_assert(Stream<BroadcastStream<int>>);
+static_assert(!Unpin<BroadcastStream<int>>);
+
+TEST(BroadcastTest, StreamYieldsValuesLagAsAnItemThenEnds) {
+  auto [tx, rx] = broadcast<int>(4);
+  BroadcastStream<int> st(std::move(rx));
+  CountingWaker w;
+  EXPECT_TRUE(poll_next_once(st, w).is_pending());  // nothing yet: waits
+  EXPECT_TRUE(tx.send(1).is_ok());
+  EXPECT_EQ(w.wakes(), 1);
+  auto p = poll_next_once(st, w);
+  ASSERT_TRUE(p.is_ready());
+  ASSERT_TRUE(p.value().has_value());
+  EXPECT_EQ(p.value()->value(), 1);
+  for (int i = 2; i < 8; ++i) EXPECT_TRUE(tx.send(i).is_ok());  // 6 sent, 4 kept
+  auto lag = poll_next_once(st, w);
+  ASSERT_TRUE(lag.is_ready() && lag.value().has_value());
+  EXPECT_EQ(lag.value()->error(), RecvError::lagged(2));
+  { auto gone = std::move(tx); }
+  std::vector<int> rest = block_on(stream::collect<std::vector<int>>(stream::map(
+      stream::by_ref(st), [](Result<int, RecvError> r) { return r.is_ok() ? r.value() : -1; })));
+  EXPECT_EQ(rest, (std::vector<int>{4, 5, 6, 7}));
+  EXPECT_TRUE(poll_next_once(st, w).value() == std::nullopt);  // stays ended
+  EXPECT_EQ(w.outstanding(), 0);
+}
+
+TEST(BroadcastTest, DroppingAWaitingStreamUnlinksItAndIntoInnerGivesTheReceiverBack) {
+  auto [tx, rx] = broadcast<int>(4);
+  CountingWaker w;
+  {
+    BroadcastStream<int> st(std::move(rx));
+    EXPECT_TRUE(poll_next_once(st, w).is_pending());
+  }  // unlinks; the receiver goes with it
+  EXPECT_EQ(w.outstanding(), 0);
+  EXPECT_EQ(tx.receiver_count(), 0u);
+  BroadcastStream<int> st2(tx.subscribe());
+  EXPECT_TRUE(tx.send(9).is_ok());
+  auto p = poll_next_once(st2, w);
+  ASSERT_TRUE(p.is_ready() && p.value().has_value());
+  BroadcastReceiver<int> back = std::move(st2).into_inner();
+  EXPECT_TRUE(tx.send(10).is_ok());
+  EXPECT_EQ(back.try_recv().value(), 10);
 }
 
 TEST(BroadcastTest, DroppingEveryReceiverMakesSendFail) {

@@ -28,6 +28,10 @@
 //                     Copyable: a copy starts at the same seen version.
 //   WatchRef<T>       the guard: `*r`, `r->`, `r.has_changed()`; holds the
 //                     read lock while alive.
+//   WatchStream<T>    the receiver as a Stream of copies of T: the current
+//                     value, then one per change (latest wins); ends when
+//                     every sender is gone (tokio-stream's WatchStream;
+//                     `from_changes(rx)` skips the current value).
 //
 // Versions: every send/send_replace/send_modify (and send_if_modified that
 // returns true) makes a new version. The receivers made by `watch()` have
@@ -240,6 +244,8 @@ template <class T>
 class WatchClosed;
 template <class T, class F>
 class WatchWaitFor;
+template <class T>
+class WatchStream;
 
 // watch<T>(initial)
 //
@@ -502,6 +508,7 @@ class WatchReceiver {
   friend std::pair<WatchSender<U>, WatchReceiver<U>> watch(U initial);
   friend class WatchSender<T>;
   friend class WatchChanged<T>;
+  friend class WatchStream<T>;
   template <class, class>
   friend class WatchWaitFor;
 
@@ -574,6 +581,71 @@ class [[nodiscard("futures do nothing unless polled")]] WatchChanged {
   void unlink() noexcept { slot_.unlink(rx_->state()); }
 
   WatchReceiver<T>* rx_;
+  channels_internal::WatchChangedSlot slot_;
+};
+
+// WatchStream<T>
+//
+// A receiver as a `Stream` (future/stream.h) of `T`: a copy of the value
+// each time it changes, and, when made with the constructor, first the
+// value current at the first poll (tokio-stream's `WatchStream::new`;
+// `WatchStream::from_changes` starts with the next change). Changes that
+// come faster than the stream is polled are coalesced: it yields the latest
+// value. It ends (nullopt) once every sender is gone. It owns the receiver
+// and allocates nothing (tokio-stream's boxes a future): its waiter slot
+// lives inside it, so it must not move after its first `poll_next` (not
+// Unpin). Cancellation: dropping it unlinks the slot; it only observes.
+template <class T>
+class WatchStream {
+  using Core = channels_internal::WatchCore;
+
+ public:
+  using Item = T;
+  static constexpr bool kUnpin = false;
+
+  explicit WatchStream(WatchReceiver<T> rx) : rx_(std::move(rx)) { rx_.mark_changed(); }
+  static WatchStream from_changes(WatchReceiver<T> rx) { return WatchStream(std::move(rx), FromChanges{}); }
+
+  WatchStream(WatchStream&& o) noexcept : rx_(std::move(o.rx_)) {
+    WEFT_HARDENING_ASSERT(!o.slot_.queued, "WatchStream moved while it waits (after its first poll)");
+  }
+  WatchStream& operator=(WatchStream&&) = delete;
+  ~WatchStream() {
+    if (rx_.s_ != nullptr) slot_.unlink(rx_.state());
+  }
+
+  Poll<std::optional<T>> poll_next(Context& cx) {
+    Core& c = rx_.state();
+    std::uint64_t s = c.state.load(sync::kSeqCst);
+    if (!ready(s)) {
+      sync::Lock lock(c.wait_mu);
+      slot_.enqueue_locked(c, cx.waker());
+      s = c.state.load(sync::kSeqCst);
+      if (!ready(s)) return Pending{};
+      slot_.unlink_locked(c);
+    }
+    slot_.unlink(c);
+    if (!cx.poll_proceed()) return Pending{};  // budget spent: the change stays unseen
+    if (Core::version(s) != rx_.seen_) {
+      WatchRef<T> ref = rx_.borrow_and_update();  // the latest value (it may be newer than `s`)
+      return std::optional<T>(*ref);
+    }
+    return std::optional<T>();  // closed, and nothing unseen
+  }
+
+  // The receiver back (not while the stream waits).
+  WatchReceiver<T> into_inner() && {
+    WEFT_HARDENING_ASSERT(!slot_.queued, "WatchStream::into_inner while it waits");
+    return std::move(rx_);
+  }
+
+ private:
+  struct FromChanges {};
+  WatchStream(WatchReceiver<T> rx, FromChanges) : rx_(std::move(rx)) { rx_.mark_unchanged(); }
+
+  bool ready(std::uint64_t s) const noexcept { return Core::version(s) != rx_.seen_ || Core::closed(s); }
+
+  WatchReceiver<T> rx_;
   channels_internal::WatchChangedSlot slot_;
 };
 

@@ -7,12 +7,14 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "channels/watch.h"
 #include "future/block_on.h"
+#include "future/stream.h"
 #include "future/testing/test_waker.h"
 #include "gtest/gtest.h"
 
@@ -265,6 +267,29 @@ TEST(WatchStressTest, ReceiverDropsRaceClosed) {
   EXPECT_GT(rounds, 0);
   std::printf("watch close races: %d rounds, %lld with a send refused before 50\n", rounds,
               static_cast<long long>(refused));
+}
+
+// WatchStream on one thread while a writer publishes increasing values on
+// another: every item is newer than the one before, the last item is the
+// last value written, and the stream ends once the writer is gone.
+TEST(WatchStressTest, StreamAgainstAWriter) {
+  constexpr std::int64_t kValues = 100000;
+  for (int round = 0; round < 3; ++round) {
+    auto [tx, rx] = watch<std::int64_t>(0);
+    WatchStream<std::int64_t> st(std::move(rx));
+    std::thread writer([tx = std::move(tx)]() mutable {
+      for (std::int64_t v = 1; v <= kValues; ++v) (void)tx.send(v);
+    });  // the writer's sender goes with it: the stream then ends
+    std::int64_t last = -1, items = 0;
+    while (std::optional<std::int64_t> v = block_on(stream::next(st))) {
+      ASSERT_GT(*v, last);
+      last = *v;
+      items += 1;
+    }
+    writer.join();
+    EXPECT_EQ(last, kValues);
+    EXPECT_GE(items, 2);  // the initial value, then at least the last
+  }
 }
 
 }  // namespace

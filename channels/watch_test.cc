@@ -12,6 +12,7 @@
 #include "executor/thread_pool.h"
 #include "future/block_on.h"
 #include "future/ready.h"
+#include "future/stream.h"
 #include "future/task.h"
 #include "future/testing/no_alloc.h"
 #include "future/testing/test_waker.h"
@@ -50,6 +51,51 @@ TEST(WatchTest, HeaderExample) {
   EXPECT_TRUE(tx.send(2).is_ok());
   EXPECT_TRUE(weft::testing::poll_once(changed).value().is_ok());
   EXPECT_EQ(*rx.borrow(), 2);
+}
+
+template <class S>
+auto poll_next_once(S& s, CountingWaker& w) {
+  Context cx(w.borrowed());
+  return s.poll_next(cx);
+}
+
+static_assert(Stream<WatchStream<int>>);
+static_assert(!Unpin<WatchStream<int>>);
+
+TEST(WatchTest, StreamYieldsTheCurrentValueThenTheLatestOfEachChangeThenEnds) {
+  auto [tx, rx] = watch<int>(1);
+  WatchStream<int> st(rx);  // a copy of the receiver
+  CountingWaker w;
+  auto p = poll_next_once(st, w);
+  ASSERT_TRUE(p.is_ready());
+  EXPECT_EQ(p.value(), std::optional<int>(1));  // the current value first
+  EXPECT_TRUE(poll_next_once(st, w).is_pending());
+  EXPECT_TRUE(tx.send(2).is_ok());
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_TRUE(tx.send(3).is_ok());  // coalesced: the stream sees 3
+  EXPECT_EQ(poll_next_once(st, w).value(), std::optional<int>(3));
+  EXPECT_TRUE(poll_next_once(st, w).is_pending());
+  EXPECT_TRUE(tx.send(4).is_ok());
+  { auto gone = std::move(tx); }  // the last sender: the change, then the end
+  EXPECT_EQ(poll_next_once(st, w).value(), std::optional<int>(4));
+  EXPECT_EQ(poll_next_once(st, w).value(), std::nullopt);
+  EXPECT_EQ(w.outstanding(), 0);
+}
+
+TEST(WatchTest, StreamFromChangesSkipsTheCurrentValueAndCollects) {
+  auto [tx, rx] = watch<int>(7);
+  auto st = WatchStream<int>::from_changes(std::move(rx));
+  CountingWaker w;
+  EXPECT_TRUE(poll_next_once(st, w).is_pending());
+  {
+    auto dropped = WatchStream<int>::from_changes(tx.subscribe());
+    EXPECT_TRUE(poll_next_once(dropped, w).is_pending());
+  }  // unlinks its slot
+  EXPECT_TRUE(tx.send(8).is_ok());
+  { auto gone = std::move(tx); }
+  std::vector<int> all = block_on(stream::collect<std::vector<int>>(stream::by_ref(st)));
+  EXPECT_EQ(all, (std::vector<int>{8}));
+  EXPECT_EQ(w.outstanding(), 0);
 }
 
 TEST(WatchTest, InitialValueCountsAsSeen) {
