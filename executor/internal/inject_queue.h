@@ -80,12 +80,15 @@ class InjectQueue {
     return counted_pushes_;
   }
 
-  // Calls `f(const T&)` for each queued item, oldest first, under the lock
-  // (keep `f` short; it must not touch the queue).
-  template <class F>
-  void for_each(F&& f) const {
+  // Under the lock: if `check()` returns true, calls `f(const T&)` for each
+  // queued item, oldest first, and returns true; else returns false (keep
+  // both short; they must not touch the queue).
+  template <class Check, class F>
+  bool for_each_if(Check&& check, F&& f) const {
     std::lock_guard<SpinLock> lock(mu_);
+    if (!check()) return false;
     for (const T* t = head_; t != nullptr; t = Link::get(t)) f(*t);
+    return true;
   }
 
   // Appends `n` items (oldest first) under one lock; false if closed (then

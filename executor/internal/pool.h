@@ -176,6 +176,9 @@ struct PoolWorker {
   std::uint64_t rng;
 
   // Written by the owner only, read by anyone.
+  // Set while tasks it took from the inject queue may still be unbound
+  // (between that pop and their `bind`): `dump()` waits for it to clear.
+  Atomic<bool> binding{false};
   Atomic<std::uint64_t> polled{0};
   Atomic<std::uint64_t> stolen{0};
   Atomic<std::uint64_t> parked{0};
@@ -356,14 +359,15 @@ class PoolScheduler final : public Scheduler {
   // Owned tasks, plus those spawned from outside and not yet bound: pushed
   // (counted under the inject lock) minus bound or finished unbound (counted
   // under each shard's lock, in the same critical section that puts a task
-  // on the list). Read in that order (shards, then pushes), every count
-  // only grows, so a task alive during the call is never missed (an
-  // overestimate at worst; exact when nothing runs).
+  // on the list). Read with every shard lock held at once (then the inject
+  // lock: the lock order, see `AllShards`), so the count is exact at one
+  // instant: a task that spawns a child on another shard and completes
+  // cannot be missed half-way.
   std::size_t live_tasks() const {
+    AllShards all(*this);
     std::size_t n = 0;
     std::uint64_t unbound_done = 0;
     for (std::size_t i = 0; i <= shard_mask_; ++i) {
-      std::lock_guard<SpinLock> lock(shards_[i].mu);
       n += shards_[i].list.size();
       unbound_done += shards_[i].unbound_done;
     }
@@ -371,19 +375,43 @@ class PoolScheduler final : public Scheduler {
   }
 
   // Owned tasks and the inject queue's (tasks spawned from outside wait
-  // there unbound; owned ones may be there too: listed once). A task a
-  // worker is moving from the inject queue to its shard at that instant may
-  // be missed.
+  // there unbound; owned ones may be there too: listed once), taken with
+  // every shard lock and the inject lock held, once no worker is between
+  // taking tasks from the inject queue and binding them (a brief wait).
   std::vector<TaskInfo> dump() const {
     std::vector<TaskInfo> out;
-    for (std::size_t i = 0; i <= shard_mask_; ++i) {
-      std::lock_guard<SpinLock> lock(shards_[i].mu);
-      shards_[i].list.for_each([&](const TaskHeader& t) { out.push_back(t.info()); });
+    out.reserve(live_tasks() + 16);
+    for (int attempt = 0;; ++attempt) {
+      out.clear();
+      bool taken;
+      {
+        AllShards all(*this);
+        taken = inject_.for_each_if(
+            [&] {
+              // Holding the inject lock: no worker can start a new transit.
+              if (attempt >= 10000) return true;  // best effort under a storm of pops
+              for (const auto& w : workers_) {
+                if (w->binding.load(std::memory_order_acquire)) return false;
+              }
+              return true;
+            },
+            [&](const TaskHeader& t) {
+              // (A task completed while its notification waits here is not live.)
+              if (!t.is_complete()) out.push_back(t.info());
+            });
+        if (taken) {
+          for (std::size_t i = 0; i <= shard_mask_; ++i) {
+            shards_[i].list.for_each([&](const TaskHeader& t) { out.push_back(t.info()); });
+          }
+        }
+      }
+      if (taken) break;
+      // A worker is binding what it took (it needs a shard lock): let it
+      // finish before trying again.
+      for (const auto& w : workers_) {
+        while (w->binding.load(std::memory_order_acquire)) std::this_thread::yield();
+      }
     }
-    inject_.for_each([&](const TaskHeader& t) {
-      // (A task completed while its notification waits here is not live.)
-      if (!t.is_complete()) out.push_back(t.info());
-    });
     std::sort(out.begin(), out.end(), [](const TaskInfo& a, const TaskInfo& b) { return a.id < b.id; });
     out.erase(std::unique(out.begin(), out.end(), [](const TaskInfo& a, const TaskInfo& b) { return a.id == b.id; }),
               out.end());
@@ -481,16 +509,38 @@ class PoolScheduler final : public Scheduler {
 
   // A task taken from the inject queue: if it was spawned from outside and
   // never bound, puts it on its shard (unless it completed meanwhile, say
-  // by TaskScope's synchronous cancellation).
+  // by TaskScope's synchronous cancellation), and clears FROM_OUTSIDE so
+  // that later trips through the inject queue (remote wakes) skip the lock.
   void bind(TaskHeader* t) noexcept {
-    if (!t->from_outside()) return;  // owned since its spawn
+    if (!t->from_outside()) return;  // owned since its spawn, or bound already
     OwnedShard& sh = shard_for(t);
     std::lock_guard<SpinLock> lock(sh.mu);
-    if (t->next != nullptr || t->prev != nullptr) return;  // owned, or gone
-    WEFT_ASSERT(!sh.closed, "PoolScheduler: a worker took a task after the owned lists closed");
-    sh.list.push_back(t);
-    sh.unbound_done += 1;
+    if (t->next == nullptr && t->prev == nullptr) {  // not owned, not gone
+      WEFT_ASSERT(!sh.closed, "PoolScheduler: a worker took a task after the owned lists closed");
+      sh.list.push_back(t);
+      sh.unbound_done += 1;
+    }
+    t->clear_from_outside();
   }
+
+  // Every shard lock at once, in index order. The lock order is: shards in
+  // ascending order, then the inject lock; everything else holds at most
+  // one shard lock, and nobody takes a shard lock while holding the inject
+  // lock (workers bind after their pop returned).
+  class AllShards {
+   public:
+    explicit AllShards(const PoolScheduler& p) noexcept : p_(p) {
+      for (std::size_t i = 0; i <= p_.shard_mask_; ++i) p_.shards_[i].mu.lock();
+    }
+    ~AllShards() {
+      for (std::size_t i = 0; i <= p_.shard_mask_; ++i) p_.shards_[i].mu.unlock();
+    }
+    AllShards(const AllShards&) = delete;
+    AllShards& operator=(const AllShards&) = delete;
+
+   private:
+    const PoolScheduler& p_;
+  };
 
   ~PoolScheduler() override = default;  // through Scheduler::release()
 
@@ -641,11 +691,12 @@ class PoolScheduler final : public Scheduler {
 #endif
 
   TaskHeader* next_task(PoolWorker& w) noexcept {
-    if (w.tick % kGlobalQueueInterval == 0) {
-      if (TaskHeader* t = inject_.pop()) {
-        bind(t);
-        return t;
-      }
+    if (w.tick % kGlobalQueueInterval == 0 && !inject_.is_empty()) {
+      w.binding.store(true, std::memory_order_relaxed);
+      TaskHeader* t = inject_.pop();
+      if (t != nullptr) bind(t);
+      w.binding.store(false, std::memory_order_release);
+      if (t != nullptr) return t;
     }
     if (TaskHeader* t = std::exchange(w.lifo, nullptr)) return t;
     if (TaskHeader* t = w.queue.pop()) return t;
@@ -661,9 +712,11 @@ class PoolScheduler final : public Scheduler {
     n = std::min<std::size_t>(n, std::min<std::size_t>(w.queue.remaining_slots(), kMaxBatch) + 1);
     TaskHeader* batch[kMaxBatch + 1];
     std::size_t got = 0;
+    w.binding.store(true, std::memory_order_relaxed);  // before the pop's lock (see dump())
     inject_.pop_n(n, [&](TaskHeader* t) { batch[got++] = t; });
-    if (got == 0) return nullptr;
     for (std::size_t i = 0; i < got; ++i) bind(batch[i]);
+    w.binding.store(false, std::memory_order_release);
+    if (got == 0) return nullptr;
     if (got > 1) w.queue.push_back_batch(batch + 1, got - 1);
     return batch[0];
   }
@@ -684,8 +737,11 @@ class PoolScheduler final : public Scheduler {
         return t;
       }
     }
+    if (inject_.is_empty()) return nullptr;
+    w.binding.store(true, std::memory_order_relaxed);
     TaskHeader* t = inject_.pop();
     if (t != nullptr) bind(t);
+    w.binding.store(false, std::memory_order_release);
     return t;
   }
 

@@ -41,10 +41,11 @@
 //                         belongs to the runtime side (read-only for the handle).
 //   bit 6  OUT_ERROR      (with COMPLETE) the output is an exception.
 //   bit 7  OUT_NONE       (with COMPLETE) there is no output: cancelled.
-//   bit 8  FROM_OUTSIDE   spawned onto a pool from outside its workers (set
-//                         before the task is published, never changed: the
-//                         pool binds such a task to its owned list when a
-//                         worker first takes it; executor/internal/pool.h).
+//   bit 8  FROM_OUTSIDE   spawned onto a pool from outside its workers and
+//                         not bound yet: set before the task is published,
+//                         cleared when a worker takes it from the inject
+//                         queue and puts it on its owned list
+//                         (executor/internal/pool.h).
 //   bits 9..63            reference count (REF_ONE = 1 << 9).
 //
 // Lifecycle (RUNNING/COMPLETE/NOTIFIED), numbered transitions below:
@@ -308,6 +309,9 @@ class TaskHeader : public OwnedLink {
     state_.store(state_.load(std::memory_order_relaxed) | kFromOutside, std::memory_order_relaxed);
   }
   bool from_outside() const noexcept { return (state_.load(std::memory_order_relaxed) & kFromOutside) != 0; }
+  // Once the pool bound it (under the shard lock; other bits change
+  // concurrently, hence the read-modify-write).
+  void clear_from_outside() noexcept { state_.fetch_and(~kFromOutside, std::memory_order_relaxed); }
   Scheduler* scheduler() const noexcept { return scheduler_; }
   // For tests and assertions only (racy by nature).
   std::uint64_t state_for_testing() const noexcept { return state_.load(std::memory_order_acquire); }
