@@ -107,6 +107,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <type_traits>
 #include <utility>
@@ -217,6 +218,22 @@ struct WatchChangedSlot {
       unlink_locked(c);
     }
     node.waker = Waker();
+  }
+  // The state word once `ready(state)` holds (the node left the list), or
+  // nullopt after queueing the node with `w` (Pending): a load, then the
+  // queue-and-reload under `c.wait_mu` (see the header's ordering).
+  template <class Ready>
+  std::optional<std::uint64_t> wait_until(WatchCore& c, const Waker& w, Ready ready) {
+    std::uint64_t s = c.state.load(sync::kSeqCst);
+    if (!ready(s)) {
+      sync::Lock lock(c.wait_mu);
+      enqueue_locked(c, w);
+      s = c.state.load(sync::kSeqCst);
+      if (!ready(s)) return std::nullopt;
+      unlink_locked(c);
+    }
+    unlink(c);
+    return s;
   }
 };
 
@@ -555,16 +572,10 @@ class [[nodiscard("futures do nothing unless polled")]] WatchChanged {
   ~WatchChanged() { unlink(); }
 
   Poll<Output> poll(Context& cx) {
-    Core& c = rx_->state();
-    std::uint64_t s = c.state.load(sync::kSeqCst);
-    if (!ready(s)) {
-      sync::Lock lock(c.wait_mu);
-      slot_.enqueue_locked(c, cx.waker());
-      s = c.state.load(sync::kSeqCst);
-      if (!ready(s)) return Pending{};
-      slot_.unlink_locked(c);
-    }
-    unlink();
+    const std::optional<std::uint64_t> got =
+        slot_.wait_until(rx_->state(), cx.waker(), [this](std::uint64_t s) { return ready(s); });
+    if (!got.has_value()) return Pending{};
+    const std::uint64_t s = *got;
     if (!cx.poll_proceed()) return Pending{};  // budget spent: the change stays unseen
     if (Core::version(s) != rx_->seen_) {
       rx_->seen_ = Core::version(s);
@@ -615,16 +626,10 @@ class WatchStream {
   }
 
   Poll<std::optional<T>> poll_next(Context& cx) {
-    Core& c = rx_.state();
-    std::uint64_t s = c.state.load(sync::kSeqCst);
-    if (!ready(s)) {
-      sync::Lock lock(c.wait_mu);
-      slot_.enqueue_locked(c, cx.waker());
-      s = c.state.load(sync::kSeqCst);
-      if (!ready(s)) return Pending{};
-      slot_.unlink_locked(c);
-    }
-    slot_.unlink(c);
+    const std::optional<std::uint64_t> got =
+        slot_.wait_until(rx_.state(), cx.waker(), [this](std::uint64_t s) { return ready(s); });
+    if (!got.has_value()) return Pending{};
+    const std::uint64_t s = *got;
     if (!cx.poll_proceed()) return Pending{};  // budget spent: the change stays unseen
     if (Core::version(s) != rx_.seen_) {
       WatchRef<T> ref = rx_.borrow_and_update();  // the latest value (it may be newer than `s`)
