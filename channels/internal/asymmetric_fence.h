@@ -28,7 +28,6 @@
 #ifndef WEFT_CHANNELS_INTERNAL_ASYMMETRIC_FENCE_H_
 #define WEFT_CHANNELS_INTERNAL_ASYMMETRIC_FENCE_H_
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -37,6 +36,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
+
+#include "tools/base/sync.h"
 
 namespace weft::channels_internal::asymmetric_fence {
 
@@ -60,14 +61,14 @@ inline bool available() noexcept {
 
 // The hot side: orders the preceding stores before the following loads
 // against a concurrent heavy_fence(). No instruction.
-inline void light_fence() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
+inline void light_fence() noexcept { sync::signal_fence(sync::kSeqCst); }
 
 // The rare side. Only after available() returned true. If the kernel
 // refuses it (it should not: the process registered), registers again and
 // retries; if that fails too the process aborts with a message: callers
 // rely on it for correctness (a silent failure would lose wake-ups).
 inline void heavy_fence() noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  sync::thread_fence(sync::kSeqCst);
 #if defined(__linux__) && defined(__NR_membarrier)
   if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
     if (!detail::register_membarrier() || syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
@@ -76,7 +77,7 @@ inline void heavy_fence() noexcept {
     }
   }
 #endif
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  sync::thread_fence(sync::kSeqCst);
 }
 
 }  // namespace weft::channels_internal::asymmetric_fence

@@ -11,6 +11,7 @@
 //   sync::Atomic<T>                         = std::atomic<T>
 //   sync::kRelaxed, kAcquire, kRelease, kAcqRel, kSeqCst   memory orders
 //   sync::spin_hint()                       a CPU pause for spin loops
+//   sync::thread_fence(o), signal_fence(o)  std::atomic_{thread,signal}_fence
 //   hosted only: sync::Mutex, Lock, UniqueLock (std::mutex and its guards),
 //                sync::yield_thread(), sync::SpinLock (spin, then yield)
 //
@@ -67,6 +68,9 @@ inline constexpr std::memory_order kAcquire = std::memory_order_acquire;
 inline constexpr std::memory_order kRelease = std::memory_order_release;
 inline constexpr std::memory_order kAcqRel = std::memory_order_acq_rel;
 inline constexpr std::memory_order kSeqCst = std::memory_order_seq_cst;
+
+inline void thread_fence(std::memory_order o) noexcept { std::atomic_thread_fence(o); }
+inline void signal_fence(std::memory_order o) noexcept { std::atomic_signal_fence(o); }
 
 inline void spin_hint() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
