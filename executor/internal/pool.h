@@ -355,8 +355,8 @@ class PoolScheduler final : public Scheduler {
     return c;
   }
 
-  // Tasks spawned and not yet completed (or cancelled).
-  // Owned tasks, plus those spawned from outside and not yet bound: pushed
+  // Tasks spawned and not yet completed (or cancelled): owned tasks, plus
+  // those spawned from outside and not yet bound: pushed
   // (counted under the inject lock) minus bound or finished unbound (counted
   // under each shard's lock, in the same critical section that puts a task
   // on the list). Read with every shard lock held at once (then the inject
