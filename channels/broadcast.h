@@ -133,13 +133,6 @@ struct BroadcastWaiter : ListLink<BroadcastWaiter> {
   sync::Atomic<bool> queued{false};
 };
 
-// A waiting `BroadcastSender::closed()` future's node. `waker` and the links
-// are guarded by the tail mutex; `queued` as BroadcastWaiter's.
-struct BroadcastClosedWaiter : ListLink<BroadcastClosedWaiter> {
-  Waker waker;
-  sync::Atomic<bool> queued{false};
-};
-
 // The state shared by every handle, followed in the same allocation by the
 // ring. Fields under "tail mutex" are guarded by `tail_mu`.
 template <class T>
@@ -172,15 +165,45 @@ class BroadcastShared {
   // With `lock` (on tail_mu) held: wakes the waiters waiting for a position
   // <= `upto` (they are a prefix: waiters register in position order).
   // Returns with the lock released; wakers run unlocked, 32 at a time.
-  void wake_waiters(sync::UniqueLock& lock, std::uint64_t upto) {
+  void wake_waiters(sync::UniqueLock& lock, std::uint64_t upto) { wake_list(lock, waiters, upto); }
+
+  // With `lock` (on tail_mu) held and no receiver left: wakes every
+  // `closed()` future (their nodes' `pos` is 0). Returns with the lock
+  // released.
+  void wake_closed_waiters(sync::UniqueLock& lock) { wake_list(lock, closed_waiters, kNeverWritten); }
+
+  // Under the tail mutex: takes `w` off `list` if a waker has not already
+  // (then `queued` is clear), and drops its waker after unlocking.
+  void unqueue(IntrusiveList<BroadcastWaiter>& list, BroadcastWaiter* w) noexcept {
+    if (!w->queued.load(sync::kAcquire)) return;  // never queued, or woken (last touch: release)
+    Waker dropped;  // destroyed after the lock is released
+    sync::Lock lock(tail_mu);
+    if (w->linked()) list.remove(w);
+    dropped = std::move(w->waker);
+    w->queued.store(false, sync::kRelaxed);
+  }
+
+  sync::Atomic<std::size_t> senders{0};
+
+  sync::Mutex tail_mu;
+  std::uint64_t tail = 0;                  // tail mutex: the position of the next send
+  std::size_t receivers = 0;               // tail mutex
+  bool closed = false;                     // tail mutex: every sender is gone
+  IntrusiveList<BroadcastWaiter> waiters;  // tail mutex: recv() futures and streams
+  IntrusiveList<BroadcastWaiter> closed_waiters;  // tail mutex: BroadcastSender::closed()
+
+ private:
+  // Wakes the waiters of `list` waiting for a position <= `upto` (a prefix:
+  // waiters register in position order), 32 wakers at a time, unlocked.
+  void wake_list(sync::UniqueLock& lock, IntrusiveList<BroadcastWaiter>& list, std::uint64_t upto) {
     WakerBatch batch;
     for (;;) {
-      BroadcastWaiter* w = waiters.front();
+      BroadcastWaiter* w = list.front();
       while (w != nullptr && w->pos <= upto && !batch.full()) {
-        waiters.remove(w);
+        list.remove(w);
         batch.push(std::move(w->waker));
         w->queued.store(false, sync::kRelease);  // last touch
-        w = waiters.front();
+        w = list.front();
       }
       const bool done = w == nullptr || w->pos > upto;
       lock.unlock();
@@ -190,35 +213,6 @@ class BroadcastShared {
     }
   }
 
-  // With `lock` (on tail_mu) held and no receiver left: wakes every
-  // `closed()` future. Returns with the lock released.
-  void wake_closed_waiters(sync::UniqueLock& lock) {
-    WakerBatch batch;
-    for (;;) {
-      while (!batch.full()) {
-        BroadcastClosedWaiter* w = closed_waiters.pop_front();
-        if (w == nullptr) break;
-        batch.push(std::move(w->waker));
-        w->queued.store(false, sync::kRelease);  // last touch
-      }
-      const bool done = closed_waiters.empty();
-      lock.unlock();
-      batch.wake_all();
-      if (done) return;
-      lock.lock();
-    }
-  }
-
-  sync::Atomic<std::size_t> senders{0};
-
-  sync::Mutex tail_mu;
-  std::uint64_t tail = 0;                  // tail mutex: the position of the next send
-  std::size_t receivers = 0;               // tail mutex
-  bool closed = false;                     // tail mutex: every sender is gone
-  IntrusiveList<BroadcastWaiter> waiters;  // tail mutex
-  IntrusiveList<BroadcastClosedWaiter> closed_waiters;  // tail mutex
-
- private:
   static constexpr std::size_t kAlign = alignof(Slot) > alignof(std::max_align_t)
                                             ? alignof(Slot)
                                             : alignof(std::max_align_t);
@@ -491,16 +485,22 @@ class BroadcastReceiver {
   }
 
   // Unlinks `waiter` if a sender has not already taken it off the list.
-  void unqueue(channels_internal::BroadcastWaiter* waiter) noexcept {
-    if (!waiter->queued.load(sync::kAcquire)) return;
-    Shared& s = checked();
-    Waker dropped;
-    {
-      sync::Lock lock(s.tail_mu);
-      if (waiter->linked()) s.waiters.remove(waiter);
-      dropped = std::move(waiter->waker);
-      waiter->queued.store(false, sync::kRelaxed);
+  void unqueue(channels_internal::BroadcastWaiter* waiter) noexcept { checked().unqueue(checked().waiters, waiter); }
+
+  // One receive with `waiter` as the node to wait with (recv() and
+  // BroadcastStream): the value, lagged(n), closed, or Pending (queued).
+  Poll<Result<T, RecvError>> poll_recv(channels_internal::BroadcastWaiter* waiter, Context& cx) {
+    if (!cx.poll_proceed()) return Pending{};
+    Result<T, TryRecvError> r = step(waiter, &cx.waker());
+    if (r.is_ok()) {
+      unqueue(waiter);
+      return Result<T, RecvError>(std::move(r).value());
     }
+    const TryRecvError e = r.error();
+    if (e.is_empty()) return Pending{};
+    unqueue(waiter);
+    if (e.is_closed()) return Result<T, RecvError>(Err{RecvError::closed()});
+    return Result<T, RecvError>(Err{RecvError::lagged(e.lagged_by())});
   }
 
   void drop() {
@@ -553,19 +553,7 @@ class [[nodiscard("futures do nothing unless polled")]] BroadcastRecv {
   BroadcastRecv& operator=(BroadcastRecv&&) = delete;
   ~BroadcastRecv() { rx_->unqueue(&waiter_); }
 
-  Poll<Output> poll(Context & cx) {
-    if (!cx.poll_proceed()) return Pending{};
-    Result<T, TryRecvError> r = rx_->step(&waiter_, &cx.waker());
-    if (r.is_ok()) {
-      rx_->unqueue(&waiter_);
-      return Output(std::move(r).value());
-    }
-    const TryRecvError e = r.error();
-    if (e.is_empty()) return Pending{};
-    rx_->unqueue(&waiter_);
-    if (e.is_closed()) return Output(Err{RecvError::closed()});
-    return Output(Err{RecvError::lagged(e.lagged_by())});
-  }
+  Poll<Output> poll(Context & cx) { return rx_->poll_recv(&waiter_, cx); }
 
  private:
   friend class BroadcastReceiver<T>;
@@ -594,7 +582,7 @@ class [[nodiscard("futures do nothing unless polled")]] BroadcastClosed {
                           "BroadcastClosed must not move after its first poll");
   }
   BroadcastClosed& operator=(BroadcastClosed&&) = delete;
-  ~BroadcastClosed() { unqueue(); }
+  ~BroadcastClosed() { s_->unqueue(s_->closed_waiters, &node_); }
 
   Poll<Unit> poll(Context& cx) {
     sync::Lock lock(s_->tail_mu);
@@ -618,21 +606,8 @@ class [[nodiscard("futures do nothing unless polled")]] BroadcastClosed {
   friend class BroadcastSender<T>;
   explicit BroadcastClosed(Shared* s) noexcept : s_(s) {}
 
-  void unqueue() noexcept {
-    // Fast path: not queued (never waited, or woken: the waker took it off
-    // and cleared the flag as its last touch, release).
-    if (!node_.queued.load(sync::kAcquire)) return;
-    Waker dropped;  // destroyed after the lock is released
-    sync::Lock lock(s_->tail_mu);
-    if (node_.queued.load(sync::kRelaxed)) {
-      s_->closed_waiters.remove(&node_);
-      node_.queued.store(false, sync::kRelaxed);
-    }
-    dropped = std::move(node_.waker);
-  }
-
   Shared* s_;
-  channels_internal::BroadcastClosedWaiter node_;
+  channels_internal::BroadcastWaiter node_;  // `pos` unused (0)
 };
 
 // BroadcastStream<T>
@@ -663,20 +638,14 @@ class BroadcastStream {
 
   Poll<std::optional<Item>> poll_next(Context& cx) {
     if (done_) return std::optional<Item>();
-    if (!cx.poll_proceed()) return Pending{};
-    Result<T, TryRecvError> r = rx_.step(&waiter_, &cx.waker());
-    if (r.is_ok()) {
-      rx_.unqueue(&waiter_);
-      return std::optional<Item>(Item(std::move(r).value()));
-    }
-    const TryRecvError e = r.error();
-    if (e.is_empty()) return Pending{};
-    rx_.unqueue(&waiter_);
-    if (e.is_closed()) {
+    Poll<Item> p = rx_.poll_recv(&waiter_, cx);
+    if (p.is_pending()) return Pending{};
+    Item item = std::move(p).value();
+    if (item.is_err() && item.error().is_closed()) {
       done_ = true;
       return std::optional<Item>();
     }
-    return std::optional<Item>(Item(Err{RecvError::lagged(e.lagged_by())}));
+    return std::optional<Item>(std::move(item));
   }
 
   // The receiver back (only while the stream is not waiting: not after a

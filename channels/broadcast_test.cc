@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "executor/local_executor.h"
+#include "future/block_on.h"
 #include "future/future.h"
 #include "future/ready.h"
 #include "future/stream.h"
-#include "future/block_on.h"
 #include "future/task.h"
 #include "future/testing/no_alloc.h"
 #include "future/testing/test_waker.h"
@@ -22,6 +22,7 @@ namespace weft {
 namespace {
 
 using testing::CountingWaker;
+using testing::poll_next_once;
 using testing::poll_once;
 
 static_assert(Future<BroadcastRecv<int>>);
@@ -215,12 +216,6 @@ TEST(BroadcastTest, SenderClosedOnLocalExecutor) {
   EXPECT_TRUE(closed);  // the reader finished and dropped its receiver
   EXPECT_EQ(ex.block_on(std::move(reader)).value(), 7);
   EXPECT_TRUE(watcher.is_finished());
-}
-
-template <class S>
-auto poll_next_once(S& s, CountingWaker& w) {
-  Context cx(w.borrowed());
-  return s.poll_next(cx);
 }
 
 static_assert(Stream<BroadcastStream<int>>);

@@ -336,15 +336,21 @@ class MpscChan {
   [[gnu::noinline]] void flush_permits() noexcept {
     if constexpr (kBounded) {
       if (consumed_local_ == flushed_seen_) return;
-      std::uint64_t f = flushed_.load(sync::kAcquire);
-      while (f < consumed_local_) {
-        if (flushed_.compare_exchange_weak(f, consumed_local_, sync::kAcqRel, sync::kAcquire)) {
-          sem_.release(static_cast<std::size_t>(consumed_local_ - f));
-          break;
-        }
-      }
+      (void)release_up_to(consumed_local_);
       flushed_seen_ = consumed_local_;
     }
+  }
+  // Moves `flushed_` up to `target` (<= consumed_) and gives the permits in
+  // between to the semaphore; returns how many (0 if someone else had).
+  std::size_t release_up_to(std::uint64_t target) noexcept {
+    std::uint64_t f = flushed_.load(sync::kAcquire);
+    while (f < target) {
+      if (flushed_.compare_exchange_weak(f, target, sync::kAcqRel, sync::kAcquire)) {
+        sem_.release(static_cast<std::size_t>(target - f));
+        return static_cast<std::size_t>(target - f);
+      }
+    }
+    return 0;
   }
 
   // ---- held-back permits, sender side (any thread) ----
@@ -354,17 +360,11 @@ class MpscChan {
   [[gnu::noinline]] std::size_t steal_deferred() noexcept {
     if constexpr (kBounded) {
       if (!defer_) return 0;
-      const std::uint64_t c = consumed_.load(sync::kAcquire);
-      std::uint64_t f = flushed_.load(sync::kAcquire);
-      while (f < c) {
-        if (flushed_.compare_exchange_weak(f, c, sync::kAcqRel, sync::kAcquire)) {
-          sem_.release(static_cast<std::size_t>(c - f));
-          // After a close the receiver may be waiting for exactly these (it
-          // saw nothing left to flush: we had moved `flushed_` already).
-          after_sender_release();
-          return static_cast<std::size_t>(c - f);
-        }
-      }
+      const std::size_t n = release_up_to(consumed_.load(sync::kAcquire));
+      // After a close the receiver may be waiting for exactly these (it saw
+      // nothing left to flush: we had moved `flushed_` already).
+      if (n != 0) after_sender_release();
+      return n;
     }
     return 0;
   }

@@ -464,17 +464,32 @@ TEST(MpscStressTest, HeldBackPermitReachesASenderThatStartsWaitingConcurrently) 
   std::atomic<int> sent{0};
   std::thread producer([&tx = tx, &round, &sent] {
     for (int r = 1; r <= kRounds; ++r) {
-      while (round.load(std::memory_order_acquire) != r) std::this_thread::yield();
+      for (int cur; (cur = round.load(std::memory_order_acquire)) != r;) {
+        if (cur < 0) return;  // the consumer stopped early
+        std::this_thread::yield();
+      }
       if (!tx.blocking_send(r).is_ok()) return;  // the consumer gave up
       sent.store(r, std::memory_order_release);
     }
   });
   int stuck = 0;
-  for (int r = 1; r <= kRounds && stuck == 0; ++r) {
-    for (int i = 0; i < 64; ++i) ASSERT_TRUE(tx.try_send(-1).is_ok());
+  bool failed = false;
+  for (int r = 1; r <= kRounds && stuck == 0 && !failed; ++r) {
+    for (int i = 0; i < 64 && !failed; ++i) {
+      if (!tx.try_send(-1).is_ok()) {
+        ADD_FAILURE() << "round " << r << ": filler " << i << " found the channel full";
+        failed = true;
+      }
+    }
+    if (failed) break;
     round.store(r, std::memory_order_release);
     if (r % 2 == 0) std::this_thread::yield();  // vary who goes first
-    ASSERT_EQ(rx.try_recv().value(), -1);
+    auto first = rx.try_recv();
+    if (!first.is_ok() || first.value() != -1) {
+      ADD_FAILURE() << "round " << r << ": the first value taken is not a filler";
+      failed = true;
+      break;
+    }
     while (sent.load(std::memory_order_acquire) != r) {
       if (std::chrono::steady_clock::now() > deadline) {
         stuck = r;
@@ -497,7 +512,8 @@ TEST(MpscStressTest, HeldBackPermitReachesASenderThatStartsWaitingConcurrently) 
     }
   }
   EXPECT_EQ(stuck, 0) << "a send never got the slot freed by the receive in round " << stuck;
-  rx.close();  // releases a stuck producer
+  round.store(-1, std::memory_order_release);  // releases a producer waiting for a round
+  rx.close();                                  // and one stuck in its send
   producer.join();
 }
 

@@ -353,15 +353,6 @@ class BasicLockAcquire {
   // receiver).
   void cancel() noexcept { queued_.reset(); }
 
-  // The number of permits it acquires.
-  std::size_t count() const noexcept {
-    if constexpr (kN != 0) {
-      return kN;
-    } else {
-      return n_;
-    }
-  }
-
   // Ready(true) once the permits are the caller's; Ready(false) if the
   // semaphore was closed.
   Poll<bool> poll(Context& cx) {
@@ -381,6 +372,13 @@ class BasicLockAcquire {
   }
 
  private:
+  std::size_t count() const noexcept {
+    if constexpr (kN != 0) {
+      return kN;
+    } else {
+      return n_;
+    }
+  }
   // No permits: queue a waiter node (out of line: the rare path). Then the
   // owner's hook runs; if it gave permits back (they go to the waiters in
   // order), look again.

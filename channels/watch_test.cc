@@ -22,6 +22,7 @@ namespace weft {
 namespace {
 
 using testing::CountingWaker;
+using testing::poll_next_once;
 using testing::poll_once;
 
 static_assert(Future<WatchChanged<int>>);
@@ -51,12 +52,6 @@ TEST(WatchTest, HeaderExample) {
   EXPECT_TRUE(tx.send(2).is_ok());
   EXPECT_TRUE(weft::testing::poll_once(changed).value().is_ok());
   EXPECT_EQ(*rx.borrow(), 2);
-}
-
-template <class S>
-auto poll_next_once(S& s, CountingWaker& w) {
-  Context cx(w.borrowed());
-  return s.poll_next(cx);
 }
 
 static_assert(Stream<WatchStream<int>>);

@@ -24,18 +24,9 @@ namespace {
 
 using testing::CountingWaker;
 using testing::PendingOnce;
+using testing::poll_next_once;
 using testing::poll_once;
 
-template <Stream S>
-PollNext<StreamItemOf<S>> poll_next_once(S& s, CountingWaker& w, Budget* b = nullptr) {
-  Context cx(w.borrowed(), b);
-  return s.poll_next(cx);
-}
-template <Stream S>
-PollNext<StreamItemOf<S>> poll_next_once(S& s) {
-  Context cx(noop_waker());
-  return s.poll_next(cx);
-}
 
 // Polls to the end; every Pending must have come with a wake-up.
 template <Stream S>

@@ -25,13 +25,9 @@ namespace {
 using testing::AssertUnmoved;
 using testing::CountingWaker;
 using testing::PendingOnce;
+using testing::poll_next_once;
 using testing::poll_once;
 
-template <Stream S>
-PollNext<StreamItemOf<S>> poll_next_once(S& s, CountingWaker& w, Budget* b = nullptr) {
-  Context cx(w.borrowed(), b);
-  return s.poll_next(cx);
-}
 
 // What the test controls of one child.
 struct ChildState {

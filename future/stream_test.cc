@@ -22,6 +22,7 @@ namespace {
 
 using testing::CountingWaker;
 using testing::PendingOnce;
+using testing::poll_next_once;
 using testing::poll_once;
 
 // ---------------------------------------------------------------------------
@@ -160,16 +161,6 @@ std::vector<StreamItemOf<S>> drain(S& s, CountingWaker& w, int* pendings = nullp
   return out;
 }
 
-template <Stream S>
-PollNext<StreamItemOf<S>> poll_next_once(S& s, CountingWaker& w, Budget* b = nullptr) {
-  Context cx(w.borrowed(), b);
-  return s.poll_next(cx);
-}
-template <Stream S>
-PollNext<StreamItemOf<S>> poll_next_once(S& s) {
-  Context cx(noop_waker());
-  return s.poll_next(cx);
-}
 
 auto sq = [](int x) { return x * x; };
 auto odd = [](int x) { return x % 2 == 1; };

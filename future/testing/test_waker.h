@@ -9,6 +9,7 @@
 //   CountingWaker w;                  // counts wakes and outstanding clones
 //   auto fut = some_future();
 //   EXPECT_TRUE(poll_once(fut, w).is_pending());
+//   EXPECT_TRUE(poll_next_once(stream, w).is_pending());
 //   trigger();
 //   EXPECT_EQ(w.wakes(), 1);          // no lost wake-up, no spurious one
 //   fut = {};                         // cancel
@@ -25,6 +26,7 @@
 #include "future/context.h"
 #include "future/future.h"
 #include "future/poll.h"
+#include "future/stream.h"
 #include "future/waker.h"
 
 namespace weft::testing {
@@ -98,6 +100,20 @@ template <Future F>
 Poll<OutputOf<F>> poll_once(F& f, CountingWaker& w, Budget* budget = nullptr) {
   Context cx(w.borrowed(), budget);
   return f.poll(cx);
+}
+
+// poll_next_once(s[, waker[, budget]])
+//
+// The same for a stream: one `poll_next`.
+template <Stream S>
+PollNext<StreamItemOf<S>> poll_next_once(S& s, const Waker& waker = noop_waker(), Budget* budget = nullptr) {
+  Context cx(waker, budget);
+  return s.poll_next(cx);
+}
+template <Stream S>
+PollNext<StreamItemOf<S>> poll_next_once(S& s, CountingWaker& w, Budget* budget = nullptr) {
+  Context cx(w.borrowed(), budget);
+  return s.poll_next(cx);
 }
 
 // PendingOnce<F>
