@@ -196,6 +196,13 @@ class LocalChan {
 
   enum class Try : std::uint8_t { kOk, kFull, kClosed };
   // Takes a slot if one is free and nobody queues for one.
+  // The common case of try_acquire: a slot free, nobody queued, open.
+  bool try_acquire_fast() noexcept {
+    if (available_ == 0 || rx_closed_ || !send_waiters_.empty()) return false;
+    available_ -= 1;
+    return true;
+  }
+  void unacquire() noexcept { available_ += 1; }
   Try try_acquire() noexcept {
     if (rx_closed_) return Try::kClosed;
     if (available_ == 0 || !send_waiters_.empty()) return Try::kFull;
@@ -522,17 +529,22 @@ class LocalSlotWait {
   }
   LocalSlotWait& operator=(LocalSlotWait&&) = delete;
   ~LocalSlotWait() {
-    if (!queued_) return;
-    if (node_.linked()) {
-      c_->dequeue(&node_);
-    } else if (node_.granted) {
-      c_->release_from_sender();  // to the next waiter
-    }
-    node_.~LocalSendWaiter();
+    if (queued_) [[unlikely]] leave_queue();
   }
 
   // Ready(true): a slot is ours; Ready(false): closed.
-  Poll<bool> poll(Context& cx) {
+  // The common case (not queued, a slot free) is inline; waiting is not.
+  [[gnu::always_inline]] Poll<bool> poll(Context& cx) {
+    if (!queued_ && c_->try_acquire_fast()) [[likely]] {
+      if (cx.poll_proceed()) [[likely]] return true;
+      c_->unacquire();  // out of budget: give the slot back, yield
+      return Pending{};
+    }
+    return poll_slow(cx);
+  }
+
+ private:
+  [[gnu::noinline]] Poll<bool> poll_slow(Context& cx) {
     if (!queued_) {
       if (!cx.poll_proceed()) return Pending{};
       switch (c_->try_acquire()) {
@@ -558,8 +570,15 @@ class LocalSlotWait {
     queued_ = false;
     return ok;
   }
+  [[gnu::noinline]] void leave_queue() noexcept {
+    if (node_.linked()) {
+      c_->dequeue(&node_);
+    } else if (node_.granted) {
+      c_->release_from_sender();  // to the next waiter
+    }
+    node_.~LocalSendWaiter();
+  }
 
- private:
   LocalChan<T, true>* c_;
   bool queued_ = false;
   union {
@@ -612,10 +631,10 @@ class [[nodiscard("futures do nothing unless polled")]] LocalMpscSendFuture {
   LocalMpscSendFuture(LocalMpscSendFuture&&) = default;
   LocalMpscSendFuture& operator=(LocalMpscSendFuture&&) = delete;
 
-  Poll<Output> poll(Context& cx) {
+  [[gnu::always_inline]] Poll<Output> poll(Context& cx) {
     Poll<bool> p = wait_.poll(cx);
     if (p.is_pending()) return Pending{};
-    if (!p.value()) return Output(Err{SendError<T>{std::move(value_)}});
+    if (!p.value()) [[unlikely]] return Output(Err{SendError<T>{std::move(value_)}});
     c_->push(std::move(value_));
     return Output();
   }

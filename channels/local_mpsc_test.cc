@@ -289,6 +289,24 @@ TEST(LocalMpscTest, RecvRespectsTheBudget) {
   EXPECT_EQ(poll_once(f, w).value(), 1);
 }
 
+// A bounded send out of budget yields (waking its task) and keeps no slot:
+// the capacity is unchanged and nothing was queued; polled again with a
+// budget, it sends.
+TEST(LocalMpscTest, BoundedSendRespectsTheBudgetAndKeepsNoSlot) {
+  auto [tx, rx] = local_mpsc<int>(2);
+  CountingWaker w;
+  Budget spent(0);
+  auto f = tx.send(7);
+  EXPECT_TRUE(poll_once(f, w.borrowed(), &spent).is_pending());
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_EQ(tx.capacity(), 2u);
+  EXPECT_TRUE(rx.try_recv().is_err());
+  EXPECT_TRUE(poll_once(f, w).value().is_ok());
+  EXPECT_EQ(tx.capacity(), 1u);
+  EXPECT_EQ(rx.try_recv().value(), 7);
+  EXPECT_EQ(tx.capacity(), 2u);
+}
+
 TEST(LocalMpscTest, SteadyStateDoesNotAllocate) {
   auto [tx, rx] = local_mpsc<int>(64);
   for (int i = 0; i < 64; ++i) ASSERT_TRUE(tx.try_send(i).is_ok());
