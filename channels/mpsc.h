@@ -52,9 +52,14 @@
 // and, on the receiver, one CAS per batch of freed slots (below) plus a
 // store and a relaxed load per value. The receiver is woken only when it is
 // parked, once per park (internal/mpsc_queue.h, park protocol): the first
-// send after the receiver went to sleep pays three more RMWs and the wake;
-// the others nothing. A receiver that finds nothing registers its waker and
-// parks (four RMWs). Cloning/dropping a sender: two RMWs. Send and reserve
+// send after the receiver went to sleep pays three more RMWs and the
+// waker's `wake_by_ref`; the others nothing. A receiver that finds nothing
+// parks: one RMW. Its waker stays registered across wakes
+// (internal/sticky_waker.h): parking again from the same task registers for
+// free; another task's waker replaces it (two CAS and a clone). The waker is
+// dropped when a pending recv is dropped or the receiver goes (it keeps the
+// receiving task's memory alive until then). Cloning/dropping a sender: two
+// RMWs. Send and reserve
 // futures construct their semaphore waiter node only when they must wait
 // (none is allocated: it lives in the future). Not freestanding (mutex for
 // waiting senders and `closed()`; `block_on` for the blocking calls, whose
@@ -65,7 +70,7 @@
 // semaphore's and the tail word's RMWs; the receiver's acquire load of the
 // sender count that reads 0 synchronises with every sender's last push.
 // Every atomic is documented where it lives (internal/mpsc_queue.h,
-// future/atomic_waker.h, MpscChan below).
+// internal/sticky_waker.h, MpscChan below).
 //
 // Capacity given back in batches (bounded): the receiver returns the slots of
 // the values it took to the semaphore every capacity/16 values (at most 32;
@@ -138,9 +143,9 @@
 #include "channels/error.h"
 #include "channels/internal/asymmetric_fence.h"
 #include "channels/internal/mpsc_queue.h"
+#include "channels/internal/sticky_waker.h"
 #include "channels/internal/waiter_list.h"
 #include "channels/semaphore.h"
-#include "future/atomic_waker.h"
 #include "future/block_on.h"
 #include "future/context.h"
 #include "future/poll.h"
@@ -525,7 +530,7 @@ class MpscChan {
   // sides (aligned inside MpscQueue), the semaphore word (both sides, bounded),
   // the receiver's waker (parking only).
   Queue queue_;
-  alignas(64) AtomicWaker rx_waker_;
+  alignas(64) StickyWaker rx_waker_;  // stays registered across wakes
   alignas(64) [[no_unique_address]] Sem sem_;
   alignas(64) const std::size_t capacity_;
   // Permits held back (bounded, see "Capacity given back in batches"):

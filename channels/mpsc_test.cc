@@ -107,7 +107,46 @@ TEST(MpscTest, RecvWaitsAndIsWokenOnceBySends) {
   EXPECT_EQ(w.wakes(), 1);
   EXPECT_EQ(poll_once(f, w).value(), 1);
   EXPECT_EQ(block_on(rx.recv()), 2);
+  // The waker stays registered (a receiver that parks again from the same
+  // task re-registers for free) until the receiver is dropped.
+  EXPECT_EQ(w.outstanding(), 1);
+  EXPECT_EQ(w.clones(), 1);
+  { auto gone = std::move(rx); }
   EXPECT_EQ(w.outstanding(), 0);
+}
+
+// Parking again from the same task clones nothing; another task's waker
+// replaces it (the first is dropped) and gets the next wake-up.
+TEST(MpscTest, RecvReParksWithoutCloningAndReplacesAnotherTasksWaker) {
+  auto [tx, rx] = mpsc<int>(4);
+  CountingWaker w, other;
+  const Waker task = w.waker();  // shares its clones' vtable, as a task's waker does
+  const Waker other_task = other.waker();
+  for (int i = 0; i < 3; ++i) {
+    auto f = rx.recv();
+    EXPECT_TRUE(poll_once(f, task).is_pending());
+    ASSERT_TRUE(tx.try_send(i).is_ok());
+    EXPECT_EQ(poll_once(f, task).value(), i);
+  }
+  EXPECT_EQ(w.wakes(), 3);
+  EXPECT_EQ(w.clones(), 1);
+  {
+    auto f = rx.recv();
+    EXPECT_TRUE(poll_once(f, other_task).is_pending());
+    EXPECT_EQ(w.outstanding(), 1);  // ours only: the channel dropped its clone
+    ASSERT_TRUE(tx.try_send(9).is_ok());
+    EXPECT_EQ(other.wakes(), 1);
+    EXPECT_EQ(w.wakes(), 3);
+    EXPECT_EQ(poll_once(f, other_task).value(), 9);
+  }
+  // A pending recv dropped takes its waker out.
+  {
+    auto f = rx.recv();
+    EXPECT_TRUE(poll_once(f, other_task).is_pending());
+  }
+  EXPECT_EQ(other.outstanding(), 1);
+  ASSERT_TRUE(tx.try_send(10).is_ok());
+  EXPECT_EQ(other.wakes(), 1);
 }
 
 TEST(MpscTest, SendsDoNotWakeAReceiverThatIsNotWaiting) {

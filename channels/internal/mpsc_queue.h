@@ -44,7 +44,7 @@
 //
 // Sleeping without lost wake-ups (park protocol):
 //   The consumer, each time it is about to return Pending: registers its
-//   waker (AtomicWaker, RMWs), then park(): `tail_.fetch_or(kParkedBit)`
+//   waker (StickyWaker: free when unchanged), then park(): `tail_.fetch_or(kParkedBit)`
 //   (acq_rel), which returns P, the tail index at that moment, then looks at
 //   slot head_ again. Claim: if head_ >= P and the slot is not written, a
 //   wake will come after it is. Its producer claims index head_ after the
