@@ -31,11 +31,12 @@
 // future/frame_allocator.h (a warm pool: no malloc, no lock; over-aligned T
 // and ASan builds: operator new), freed by whichever handle lets go last
 // (an intrusive count of 2 inside the state word, not a shared_ptr).
-// Handles are one pointer. No locks: send is one compare-exchange, an
-// already-sent receive one load, releasing a handle one more atomic step
-// (folded into the send/drop compare-exchange when no waker has to be
-// touched afterwards). A pending receive adds one atomic step to register
-// and one for the sender's release after its wake.
+// Handles are one pointer. No locks: send is one compare-exchange (its
+// handle's release folded in, also when it wakes a waiting receiver), a
+// receive one load when the value is there (the receiver then holds the last
+// reference and frees the state with no atomic step). A pending receive adds
+// one atomic step to register. (A sender with a registered `closed()` waiter
+// keeps its reference through the wake and releases it with one more step.)
 // `blocking_recv()`: `block_on`'s thread-cached parker (no allocation after
 // a thread's first `block_on`), a futex wait only if the value is not there.
 //
@@ -86,6 +87,14 @@
 //      kRxWaker set and kClosed clear; what is left is dropped by ~State.
 //   3. tx_waker: the mirror image (sender writes, receiver's closing step
 //      reads it when it saw kTxWaker set and kComplete clear).
+//   4. Freeing after completion: the sender's completing step usually
+//      drops its reference too, and the sender may still read rx_waker (to
+//      wake it) after that step. So the sender stores `tx_done` (release)
+//      as its last touch, and a receiver that holds the last reference of a
+//      completed channel frees it only after an acquire load of `tx_done`
+//      reads 1 (a short wait at worst). The receiver's own release is then a
+//      plain store when it saw the sender's reference gone, else the usual
+//      acq_rel fetch_sub.
 //
 // Example:
 //
@@ -145,6 +154,7 @@ class LocalWord {
  public:
   constexpr explicit LocalWord(std::uint32_t v) noexcept : v_(v) {}
   std::uint32_t load(std::memory_order) const noexcept { return v_; }
+  void store(std::uint32_t v, std::memory_order) noexcept { v_ = v; }
   std::uint32_t fetch_or(std::uint32_t b, std::memory_order) noexcept {
     return std::exchange(v_, v_ | b);
   }
@@ -168,10 +178,22 @@ class LocalWord {
   std::uint32_t v_;
 };
 
+// LocalFlag: the single-thread stand-in for sync::Atomic<std::uint8_t>.
+class LocalFlag {
+ public:
+  constexpr explicit LocalFlag(std::uint8_t v) noexcept : v_(v) {}
+  std::uint8_t load(std::memory_order) const noexcept { return v_; }
+  void store(std::uint8_t v, std::memory_order) noexcept { v_ = v; }
+
+ private:
+  std::uint8_t v_;
+};
+
 // OneshotState<T, kSync>: the one allocation both handles point to.
 template <class T, bool kSync>
 struct OneshotState {
   using Word = std::conditional_t<kSync, sync::Atomic<std::uint32_t>, LocalWord>;
+  using Flag = std::conditional_t<kSync, sync::Atomic<std::uint8_t>, LocalFlag>;
 
   OneshotState() noexcept {}
   OneshotState(const OneshotState&) = delete;
@@ -182,6 +204,10 @@ struct OneshotState {
   }
 
   Word state{2 * kOsRefOne};
+  // Set (release) by the sender once it no longer touches the state, when
+  // it completed without keeping a reference (rule 4). In the padding
+  // after `state`: no extra bytes.
+  Flag tx_done{0};
   Waker rx_waker;  // the receiver's; see rule 2
   Waker tx_waker;  // the sender's closed() waiter; see rule 3
   union {
@@ -225,6 +251,35 @@ struct OneshotState {
   // After a compare-exchange that stored `next` and released a reference.
   static void delete_if_last(OneshotState* s, std::uint32_t next) noexcept {
     if ((next >> kOsRefShift) == 0) destroy(s);
+  }
+
+  // The receiver, last owner of a completed channel: waits until the sender
+  // has stopped touching the state (it dropped its reference in its
+  // completing step and may still be waking rx_waker: nanoseconds, unless
+  // its thread was preempted there), then frees it.
+  static void destroy_after_sender(OneshotState* s) noexcept {
+    if constexpr (kSync) {
+      for (int spins = 0; s->tx_done.load(sync::kAcquire) == 0; ++spins) {
+        if (spins < 64) {
+          sync::spin_hint();
+        } else {
+          sync::yield_thread();
+        }
+      }
+    }
+    destroy(s);
+  }
+  // The receiver drops `bits` (its reference, plus kOsValue if it destroyed
+  // the value). If that was the last reference of a completed channel, the
+  // sender may still be finishing (rule 4): free after it.
+  static void rx_release(OneshotState* s, std::uint32_t bits) noexcept {
+    const std::uint32_t prev = s->state.fetch_sub(bits, sync::kAcqRel);
+    if ((prev >> kOsRefShift) != 1) return;
+    if (prev & kOsComplete) {
+      destroy_after_sender(s);
+    } else {
+      destroy(s);  // the sender let go without completing (a refused send)
+    }
   }
 };
 
@@ -352,15 +407,27 @@ class OneshotSender {
     const bool closed = (cur & kOsClosed) != 0;
     const bool wake_rx = (cur & kOsRxWaker) && !closed;
     const bool drop_tx = (cur & kOsTxWaker) && !closed;
-    if (!wake_rx && !drop_tx) next -= kOsRefOne;
-    if (!s->state.compare_exchange_weak(cur, next, sync::kAcqRel, sync::kAcquire)) return false;
-    if (wake_rx || drop_tx) {
+    if (drop_tx) {
+      // Rare (a closed() waiter was registered): keep our reference while we
+      // drop our waker, then release it.
+      if (!s->state.compare_exchange_weak(cur, next, sync::kAcqRel, sync::kAcquire)) return false;
       if (wake_rx) s->rx_waker.wake_by_ref();
-      if (drop_tx) s->tx_waker = Waker();
+      s->tx_waker = Waker();
+      s->tx_done.store(1, sync::kRelease);
       State::release(s, kOsRefOne);
-    } else {
-      State::delete_if_last(s, next);
+      return true;
     }
+    // Our reference goes in the completing step, also when the receiver
+    // waits: it then frees the state only after tx_done (rule 4), so the
+    // wake below needs no reference and no second atomic step.
+    next -= kOsRefOne;
+    if (!s->state.compare_exchange_weak(cur, next, sync::kAcqRel, sync::kAcquire)) return false;
+    if ((next >> kOsRefShift) == 0) {
+      State::destroy(s);  // the receiver was gone already (closed: no wake)
+      return true;
+    }
+    if (wake_rx) s->rx_waker.wake_by_ref();
+    s->tx_done.store(1, sync::kRelease);  // last touch: the receiver may free it now
     return true;
   }
 
@@ -496,7 +563,14 @@ class [[nodiscard("futures do nothing unless polled")]] OneshotReceiver {
     if ((cur & (kOsComplete | kOsValue)) == (kOsComplete | kOsValue)) {
       Output out(std::move(s->value));
       s->value.~T();
-      State::release(s, kOsRefOne + kOsValue);  // kOsValue is set: subtracting clears it
+      if ((cur >> kOsRefShift) == 1) {
+        // The sender's reference went in its completing step: the state is
+        // ours alone (no atomic step needed to let go of it).
+        s->state.store(cur & ~kOsValue, sync::kRelaxed);
+        State::destroy_after_sender(s);
+      } else {
+        State::rx_release(s, kOsRefOne + kOsValue);  // subtracting clears kOsValue
+      }
       return out;
     }
     drop_state(s);
@@ -515,9 +589,10 @@ class [[nodiscard("futures do nothing unless polled")]] OneshotReceiver {
     std::uint32_t cur = s->state.load(sync::kAcquire);
     for (;;) {
       if (cur & kOsComplete) {
-        // The sender is done (it may still be waking rx_waker: ~State drops it).
+        // The sender is done (it may still be waking rx_waker: freeing waits
+        // for tx_done; ~State drops the waker).
         if (cur & kOsValue) s->value.~T();
-        State::release(s, kOsRefOne + (cur & kOsValue));
+        State::rx_release(s, kOsRefOne + (cur & kOsValue));
         return;
       }
       const bool wake_tx = (cur & kOsTxWaker) && !(cur & kOsClosed);
@@ -530,7 +605,7 @@ class [[nodiscard("futures do nothing unless polled")]] OneshotReceiver {
       if (wake_tx || drop_rx) {
         if (drop_rx) s->rx_waker = Waker();
         if (wake_tx) s->tx_waker.wake_by_ref();
-        State::release(s, kOsRefOne);
+        State::rx_release(s, kOsRefOne);  // the sender may complete meanwhile
       } else {
         State::delete_if_last(s, next);
       }
