@@ -57,8 +57,9 @@
 // parks: one RMW. Its waker stays registered across wakes
 // (internal/sticky_waker.h): parking again from the same task registers for
 // free; another task's waker replaces it (two CAS and a clone). The waker is
-// dropped when a pending recv is dropped or the receiver goes (it keeps the
-// receiving task's memory alive until then). Cloning/dropping a sender: two
+// dropped when a pending recv is dropped, the receiver goes, or the last
+// sender goes (its final wake): it keeps the receiving task's memory alive
+// until then. Cloning/dropping a sender: two
 // RMWs. Send and reserve
 // futures construct their semaphore waiter node only when they must wait
 // (none is allocated: it lives in the future). Not freestanding (mutex for
@@ -227,7 +228,10 @@ class MpscChan {
     add_ref();
   }
   void drop_sender() noexcept {
-    if (tx_count_.fetch_sub(1, sync::kAcqRel) == 1) rx_waker_.wake();  // the last one: wake rx
+    if (tx_count_.fetch_sub(1, sync::kAcqRel) == 1) {  // the last one: wake rx, for good
+      queue_.sync_with_park();
+      rx_waker_.wake_final();
+    }
     release_ref();
   }
   // Weak senders keep the memory (a reference) but not the channel open.
@@ -288,7 +292,10 @@ class MpscChan {
   // semaphore word as the close, so one of the two sides sees the other.)
   void after_sender_release() noexcept {
     if constexpr (kBounded) {
-      if (sem_.is_closed()) rx_waker_.wake();
+      if (sem_.is_closed()) {
+        queue_.sync_with_park();
+        rx_waker_.wake();
+      }
     }
   }
   void release_permit() noexcept {

@@ -149,6 +149,26 @@ TEST(MpscTest, RecvReParksWithoutCloningAndReplacesAnotherTasksWaker) {
   EXPECT_EQ(other.wakes(), 1);
 }
 
+// The last sender's drop wakes the waiting receiver and drops its waker:
+// a waker that owns the receiver (a future holding it, behind `shared`)
+// would otherwise keep itself and the channel alive.
+TEST(MpscTest, LastSenderDropWakesAndReleasesTheReceiversWaker) {
+  auto [tx, rx] = mpsc<int>(4);
+  CountingWaker w;
+  const Waker task = w.waker();
+  auto f = rx.recv();
+  EXPECT_TRUE(poll_once(f, task).is_pending());
+  EXPECT_EQ(w.outstanding(), 2);
+  auto tx2 = tx;  // a second sender (copy)
+  { auto gone = std::move(tx); }
+  EXPECT_EQ(w.wakes(), 0);
+  EXPECT_EQ(w.outstanding(), 2);
+  { auto gone = std::move(tx2); }
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_EQ(w.outstanding(), 1);  // the channel holds no reference any more
+  EXPECT_FALSE(poll_once(f, task).value().has_value());
+}
+
 TEST(MpscTest, SendsDoNotWakeAReceiverThatIsNotWaiting) {
   auto [tx, rx] = unbounded_mpsc<int>();
   CountingWaker w;

@@ -199,6 +199,12 @@ class MpscQueue {
   // protocol). Register the waker first.
   std::uint64_t park() noexcept { return tail_.fetch_or(kParkedBit, sync::kAcqRel) & kIndexMask; }
   void unpark() noexcept { tail_.fetch_and(~kParkedBit, sync::kRelaxed); }
+  // An RMW that changes nothing (acq_rel): a producer that changed other
+  // state the consumer checks after park() (the sender count, the
+  // semaphore) and is about to wake it calls this first, so that either the
+  // consumer's park() reads from it (and sees that state) or it reads from
+  // the park() (and its wake happens after the consumer's registration).
+  void sync_with_park() noexcept { (void)tail_.fetch_or(0, sync::kAcqRel); }
 
   // Sets kClosedBit; returns the tail index at that moment: exactly the
   // slots below it will be written. Idempotent.

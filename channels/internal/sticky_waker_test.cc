@@ -120,6 +120,72 @@ TEST(StickyWakerTest, RegisteringAnotherWakerDuringAWakeWakesIt) {
   EXPECT_EQ(hook.wakes, 1);
 }
 
+// take() while a wake is in progress (here: from inside that wake's
+// wake_by_ref) does not wait: it returns nothing, the waking owner drops the
+// waker when its wake_by_ref returns, and a later registration stores the
+// new waker (the consumer does not trust its stale field meanwhile).
+struct TakeDuringWake {
+  StickyWaker* sw;
+  int wakes = 0;
+  int refs = 0;
+  bool took_empty = false;
+  static RawWaker clone(const void* p) {
+    static_cast<TakeDuringWake*>(const_cast<void*>(p))->refs += 1;
+    return RawWaker{p, &kVTable};
+  }
+  static void wake(const void* p) {
+    wake_by_ref(p);
+    drop(p);
+  }
+  static void wake_by_ref(const void* p) {
+    auto* self = static_cast<TakeDuringWake*>(const_cast<void*>(p));
+    self->wakes += 1;
+    if (self->wakes == 1) self->took_empty = self->sw->take().is_noop();
+  }
+  static void drop(const void* p) { static_cast<TakeDuringWake*>(const_cast<void*>(p))->refs -= 1; }
+  static constexpr RawWakerVTable kVTable{&clone, &wake, &wake_by_ref, &drop};
+};
+
+TEST(StickyWakerTest, TakeDuringAWakeLeavesTheDropToTheWaker) {
+  StickyWaker sw;
+  TakeDuringWake t{&sw};
+  const Waker mine = Waker::from_raw(RawWaker{&t, &TakeDuringWake::kVTable});  // not counted
+  sw.register_waker(mine);
+  EXPECT_EQ(t.refs, 1);
+  sw.wake();
+  EXPECT_EQ(t.wakes, 1);
+  EXPECT_TRUE(t.took_empty);
+  EXPECT_EQ(t.refs, 0);  // the waking owner dropped it
+  sw.wake();
+  EXPECT_EQ(t.wakes, 1);  // nothing registered any more
+  CountingWaker other;
+  const Waker other_task = other.waker();
+  sw.register_waker(other_task);
+  EXPECT_EQ(other.outstanding(), 2);  // stored, not just woken
+  sw.wake();
+  EXPECT_EQ(other.wakes(), 1);
+  (void)mine;
+}
+
+// The last wake drops the waker after waking it (a waker that owns the
+// consumer must not be kept alive by the slot), and the slot stays inert.
+TEST(StickyWakerTest, WakeFinalWakesOnceAndDropsTheWaker) {
+  CountingWaker a;
+  const Waker mine = a.waker();
+  StickyWaker sw;
+  sw.register_waker(mine);
+  EXPECT_EQ(a.outstanding(), 2);
+  sw.wake_final();
+  EXPECT_EQ(a.wakes(), 1);
+  EXPECT_EQ(a.outstanding(), 1);  // ours only
+  sw.wake();
+  EXPECT_EQ(a.wakes(), 1);
+  sw.register_waker(mine);  // finalised: woken by reference, not stored
+  EXPECT_EQ(a.wakes(), 2);
+  EXPECT_EQ(a.outstanding(), 1);
+  EXPECT_TRUE(sw.take().is_noop());
+}
+
 TEST(StickyWakerTest, TakeUnregisters) {
   CountingWaker a;
   StickyWaker sw;
