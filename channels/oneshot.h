@@ -48,6 +48,9 @@
 //     must not outlive the sender nor be alive across `send` (Rust's borrow).
 //   - Polling the receiver after it returned Ready is a contract violation
 //     (debug assert; release builds answer `RecvError::closed()`).
+//   - Thread-safe channel: the receiver's waker must not poll or drop the
+//     receiver synchronously inside `wake_by_ref` (it would wait for the
+//     sender that is calling it); executors' wakers only schedule.
 //   - `blocking_recv()` (thread-safe channel only) parks the calling OS
 //     thread (`block_on`, future/block_on.h) and spends the receiver like a
 //     completed poll. Synchronous code only: never call it from a task on an
@@ -87,14 +90,18 @@
 //      kRxWaker set and kClosed clear; what is left is dropped by ~State.
 //   3. tx_waker: the mirror image (sender writes, receiver's closing step
 //      reads it when it saw kTxWaker set and kComplete clear).
-//   4. Freeing after completion: the sender's completing step usually
-//      drops its reference too, and the sender may still read rx_waker (to
-//      wake it) after that step. So the sender stores `tx_done` (release)
-//      as its last touch, and a receiver that holds the last reference of a
-//      completed channel frees it only after an acquire load of `tx_done`
-//      reads 1 (a short wait at worst). The receiver's own release is then a
-//      plain store when it saw the sender's reference gone, else the usual
-//      acq_rel fetch_sub.
+//   4. Freeing after completion (thread-safe channel): the sender's
+//      completing step usually drops its reference too, and the sender may
+//      still read rx_waker (to wake it) after that step. So `tx_done` says
+//      when the sender is done with the state: stored 1 before the
+//      completing CAS when there is nothing to wake (the CAS publishes it),
+//      else 0 there and 1 (release) after the wake. A receiver that holds
+//      the last reference of a completed channel frees it only after an
+//      acquire load of `tx_done` reads 1: it waits only while the sender is
+//      inside `wake_by_ref`. In `finish`, when the loaded word shows the
+//      sender's reference gone, the receiver lets go with a plain store
+//      (no RMW); elsewhere with the usual acq_rel fetch_sub. The
+//      single-thread channel keeps the sender's reference across its wake.
 //
 // Example:
 //
@@ -407,27 +414,34 @@ class OneshotSender {
     const bool closed = (cur & kOsClosed) != 0;
     const bool wake_rx = (cur & kOsRxWaker) && !closed;
     const bool drop_tx = (cur & kOsTxWaker) && !closed;
-    if (drop_tx) {
-      // Rare (a closed() waiter was registered): keep our reference while we
-      // drop our waker, then release it.
+    // Rare (a closed() waiter was registered), or single-thread (where
+    // keeping the reference costs nothing, and a waker that runs or drops
+    // the receiver inline stays safe): keep our reference across the wake
+    // and the drop, then release it.
+    if (drop_tx || (!kSync && wake_rx)) {
       if (!s->state.compare_exchange_weak(cur, next, sync::kAcqRel, sync::kAcquire)) return false;
       if (wake_rx) s->rx_waker.wake_by_ref();
-      s->tx_waker = Waker();
+      if (drop_tx) s->tx_waker = Waker();
       s->tx_done.store(1, sync::kRelease);
       State::release(s, kOsRefOne);
       return true;
     }
     // Our reference goes in the completing step, also when the receiver
     // waits: it then frees the state only after tx_done (rule 4), so the
-    // wake below needs no reference and no second atomic step.
+    // wake below needs no reference and no second atomic step. With nothing
+    // to wake we are done at the CAS: say so before it (the CAS publishes
+    // it), so a receiver never waits on a sender that was merely preempted.
+    s->tx_done.store(wake_rx ? 0 : 1, sync::kRelaxed);
     next -= kOsRefOne;
     if (!s->state.compare_exchange_weak(cur, next, sync::kAcqRel, sync::kAcquire)) return false;
     if ((next >> kOsRefShift) == 0) {
       State::destroy(s);  // the receiver was gone already (closed: no wake)
       return true;
     }
-    if (wake_rx) s->rx_waker.wake_by_ref();
-    s->tx_done.store(1, sync::kRelease);  // last touch: the receiver may free it now
+    if (wake_rx) {
+      s->rx_waker.wake_by_ref();
+      s->tx_done.store(1, sync::kRelease);  // last touch: the receiver may free it now
+    }
     return true;
   }
 

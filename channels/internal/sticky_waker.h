@@ -155,8 +155,9 @@ class StickyWaker {
   Waker take() noexcept {
     std::uint32_t cur = state_.fetch_or(kDropRequest, sync::kAcqRel);
     if (cur != 0) {
-      // A wake in progress (or done for good): its owner drops the waker.
-      // Until we hold the word again the field is not ours (drop_pending_).
+      // A wake in progress: its owner drops the waker. (Finalised: it was
+      // dropped already.) Until we hold the word again the field is not
+      // ours (drop_pending_).
       drop_pending_ = true;
       return Waker();
     }
@@ -166,7 +167,7 @@ class StickyWaker {
     Waker w = Waker::from_raw(exchange_raw(noop_raw()));
     cur = kDropRequest;
     if (!state_.compare_exchange_strong(cur, 0, sync::kAcqRel, sync::kAcquire)) {
-      (void)state_.exchange(0, sync::kAcqRel);
+      (void)state_.fetch_and(kFinal, sync::kAcqRel);  // wakes meanwhile are moot; kFinal stays
     }
     return w;
   }
@@ -190,15 +191,20 @@ class StickyWaker {
     const std::uint32_t prev = state_.fetch_add(add, sync::kAcqRel);
     // Busy (a waking owner or the consumer acts for us) or dropped for good.
     if (prev != 0) return;
-    std::uint32_t cur = add;
+    own(add);
+  }
+
+  // We own the word (its value was `cur`: wakes, maybe kDropRequest or
+  // kFinal; never kRegistering): wake until no wake is left, or drop.
+  void own(std::uint32_t cur) noexcept {
     for (;;) {
       if (cur & (kDropRequest | kFinal)) {
         // Drop the waker: the consumer stopped waiting (take), or no wake
         // will be needed any more (final: wake it one last time, by value).
         // Wakes that came in meanwhile are moot, or covered by that one.
         Waker gone = Waker::from_raw(exchange_raw(noop_raw()));
-        (void)state_.exchange(cur & kFinal, sync::kAcqRel);  // kFinal stays: later wakes do nothing
-        if (cur & kFinal) std::move(gone).wake();
+        const std::uint32_t last = state_.fetch_and(kFinal, sync::kAcqRel);  // kFinal stays
+        if (last & kFinal) std::move(gone).wake();
         return;  // `gone` is dropped here, outside the protocol
       }
       const RawWaker r = load_raw();
@@ -226,10 +232,11 @@ class StickyWaker {
     Waker fresh = w;  // the clone is made outside the protocol
     std::uint32_t cur = 0;
     if (!state_.compare_exchange_strong(cur, kRegistering, sync::kAcquire, sync::kAcquire)) {
-      // A wake is in progress (or the slot was finalised): `w` is woken
-      // instead of stored; its task polls again and registers then.
       WEFT_ASSERT((cur & kRegistering) == 0, "StickyWaker::register_waker called concurrently");
-      fresh.wake_by_ref();
+      // Finalised: no wake will come or be needed (the caller's check after
+      // its RMW sees why). Else a wake is in progress: `w` is woken instead
+      // of stored; its task polls again and registers then.
+      if ((cur & kFinal) == 0) fresh.wake_by_ref();
       return;
     }
     drop_pending_ = false;  // the word was idle: any requested drop is done
@@ -237,14 +244,16 @@ class StickyWaker {
     leave();
   }  // `old` is dropped here, outside the protocol
 
-  // Gives the word back after replace(); wakes the new waker for wakes that
-  // arrived meanwhile (they saw kRegistering and left it to us).
+  // Gives the word back after replace(). Wakes that arrived meanwhile (they
+  // saw kRegistering and left it to us) make us their waking owner: the new
+  // waker is woken (or, on kFinal, dropped after waking) while we still
+  // hold the word, so a wake_final cannot drop it under us.
   void leave() noexcept {
     std::uint32_t cur = kRegistering;
     if (state_.compare_exchange_strong(cur, 0, sync::kAcqRel, sync::kAcquire)) return;
-    (void)state_.exchange(0, sync::kAcqRel);
-    const RawWaker r = load_raw();
-    r.vtable->wake_by_ref(r.data);
+    while (!state_.compare_exchange_weak(cur, cur & ~kRegistering, sync::kAcqRel, sync::kAcquire)) {
+    }
+    own(cur & ~kRegistering);
   }
 
   sync::Atomic<std::uint32_t> state_{0};

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "channels/internal/sticky_waker.h"
+#include "future/testing/test_waker.h"
 #include "future/waker.h"
 #include "tools/base/sync.h"
 #include "gtest/gtest.h"
@@ -129,6 +130,35 @@ TEST(StickyWakerStressTest, TakeLeavesNothingRegistered) {
   const int before = wakes.load();
   sw.wake();
   EXPECT_EQ(wakes.load(), before);
+}
+
+// wake_final racing the consumer's replacements and takes: once both are
+// done, the slot holds no waker (a lost kFinal would leave the last
+// registered one there, keeping its task alive).
+TEST(StickyWakerStressTest, WakeFinalLeavesNoWakerBehind) {
+  constexpr int kRounds = 300;
+  for (int round = 0; round < kRounds; ++round) {
+    testing::CountingWaker a, b;
+    {
+      const Waker wa = a.waker(), wb = b.waker();
+      StickyWaker sw;
+      std::atomic<bool> done{false};
+      std::thread waker([&] {
+        for (int i = 0; i < 50; ++i) sw.wake();
+        sw.wake_final();
+        done.store(true, std::memory_order_release);
+      });
+      for (int i = 0; !done.load(std::memory_order_acquire); ++i) {
+        sw.register_waker(i % 2 == 0 ? wa : wb);
+        if (i % 7 == 0) (void)sw.take();
+      }
+      waker.join();
+      sw.register_waker(wa);  // after the final wake: not stored
+      EXPECT_EQ(a.outstanding(), 1) << "round " << round;  // only `wa` itself
+      EXPECT_EQ(b.outstanding(), 1) << "round " << round;
+    }
+    if (::testing::Test::HasFailure()) break;
+  }
 }
 
 }  // namespace
