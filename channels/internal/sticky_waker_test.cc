@@ -1,5 +1,7 @@
 #include "channels/internal/sticky_waker.h"
 
+#include <functional>
+
 #include "future/testing/test_waker.h"
 #include "gtest/gtest.h"
 
@@ -56,81 +58,18 @@ TEST(StickyWakerTest, ReplacingDropsTheOldWakerAndWakesTheNewOne) {
 // wake_by_ref, deterministically) is not lost: the first waker wakes again
 // for it, after it. Also a registration that finds a wake in progress wakes
 // the new waker itself.
-struct ReentrantWaker {
-  StickyWaker* sw = nullptr;
-  int wakes = 0;
-  bool nested_done = false;
-  int registers_inside = 0;
-  Waker replacement;
-  static RawWaker clone(const void* p) { return RawWaker{p, &kVTable}; }
-  static void wake(const void* p) { wake_by_ref(p); }
-  static void wake_by_ref(const void* p) {
-    auto* self = static_cast<ReentrantWaker*>(const_cast<void*>(p));
-    self->wakes += 1;
-    if (!self->nested_done) {
-      self->nested_done = true;
-      self->sw->wake();  // finds this wake in progress: left to us
-    }
-  }
-  static void drop(const void*) {}
-  static constexpr RawWakerVTable kVTable{&clone, &wake, &wake_by_ref, &drop};
-  Waker waker() { return Waker::from_raw(RawWaker{this, &kVTable}); }
-};
 
-TEST(StickyWakerTest, AWakeDuringAWakeIsNotLost) {
-  StickyWaker sw;
-  ReentrantWaker r;
-  r.sw = &sw;
-  sw.register_waker(r.waker());
-  sw.wake();
-  EXPECT_EQ(r.wakes, 2);  // once for each wake
-  sw.wake();
-  EXPECT_EQ(r.wakes, 3);  // and the word is idle again
-}
-
-struct RegisterDuringWake {
-  StickyWaker* sw;
-  const Waker* next;
-  int wakes = 0;
-  static RawWaker clone(const void* p) { return RawWaker{p, &kVTable}; }
-  static void wake(const void* p) { wake_by_ref(p); }
-  static void wake_by_ref(const void* p) {
-    auto* self = static_cast<RegisterDuringWake*>(const_cast<void*>(p));
-    self->wakes += 1;
-    if (self->wakes == 1) self->sw->register_waker(*self->next);  // a wake is in progress
-  }
-  static void drop(const void*) {}
-  static constexpr RawWakerVTable kVTable{&clone, &wake, &wake_by_ref, &drop};
-};
-
-TEST(StickyWakerTest, RegisteringAnotherWakerDuringAWakeWakesIt) {
-  StickyWaker sw;
-  CountingWaker other;
-  const Waker other_task = other.waker();
-  RegisterDuringWake hook{&sw, &other_task};
-  sw.register_waker(Waker::from_raw(RawWaker{&hook, &RegisterDuringWake::kVTable}));
-  sw.wake();
-  EXPECT_EQ(hook.wakes, 1);
-  EXPECT_EQ(other.wakes(), 1);  // woken at once, not registered
-  EXPECT_EQ(other.outstanding(), 1);
-  sw.register_waker(other_task);  // registers now
-  EXPECT_EQ(other.outstanding(), 2);
-  sw.wake();
-  EXPECT_EQ(other.wakes(), 2);
-  EXPECT_EQ(hook.wakes, 1);
-}
-
-// take() while a wake is in progress (here: from inside that wake's
-// wake_by_ref) does not wait: it returns nothing, the waking owner drops the
-// waker when its wake_by_ref returns, and a later registration stores the
-// new waker (the consumer does not trust its stale field meanwhile).
-struct TakeDuringWake {
-  StickyWaker* sw;
+// A waker whose wake_by_ref runs `on_wake(n)` (n: the wake's number, from
+// 1), to call back into the slot while a wake owns it: the deterministic
+// stand-in for another thread arriving during a wake. Counts its
+// references (clones minus drops).
+struct HookWaker {
+  std::function<void(int)> on_wake;
   int wakes = 0;
   int refs = 0;
-  bool took_empty = false;
+  static HookWaker* self(const void* p) { return static_cast<HookWaker*>(const_cast<void*>(p)); }
   static RawWaker clone(const void* p) {
-    static_cast<TakeDuringWake*>(const_cast<void*>(p))->refs += 1;
+    self(p)->refs += 1;
     return RawWaker{p, &kVTable};
   }
   static void wake(const void* p) {
@@ -138,33 +77,80 @@ struct TakeDuringWake {
     drop(p);
   }
   static void wake_by_ref(const void* p) {
-    auto* self = static_cast<TakeDuringWake*>(const_cast<void*>(p));
-    self->wakes += 1;
-    if (self->wakes == 1) self->took_empty = self->sw->take().is_noop();
+    HookWaker* h = self(p);
+    h->wakes += 1;
+    if (h->on_wake) h->on_wake(h->wakes);
   }
-  static void drop(const void* p) { static_cast<TakeDuringWake*>(const_cast<void*>(p))->refs -= 1; }
+  static void drop(const void* p) { self(p)->refs -= 1; }
   static constexpr RawWakerVTable kVTable{&clone, &wake, &wake_by_ref, &drop};
+  // An uncounted reference sharing the clones' vtable: keep it alive for the
+  // test (its destructor counts a drop).
+  Waker borrowed() { return Waker::from_raw(RawWaker{this, &kVTable}); }
 };
+
+TEST(StickyWakerTest, AWakeDuringAWakeIsNotLost) {
+  StickyWaker sw;
+  HookWaker h;
+  h.on_wake = [&](int n) {
+    if (n == 1) sw.wake();  // finds this wake in progress: left to it
+  };
+  const Waker mine = h.borrowed();
+  sw.register_waker(mine);
+  sw.wake();
+  EXPECT_EQ(h.wakes, 2);  // once for each wake
+  sw.wake();
+  EXPECT_EQ(h.wakes, 3);  // and the word is idle again
+}
+
+TEST(StickyWakerTest, RegisteringAnotherWakerDuringAWakeWakesIt) {
+  StickyWaker sw;
+  CountingWaker other;
+  const Waker other_task = other.waker();
+  HookWaker h;
+  h.on_wake = [&](int n) {
+    if (n == 1) sw.register_waker(other_task);  // a wake is in progress
+  };
+  const Waker mine = h.borrowed();
+  sw.register_waker(mine);
+  sw.wake();
+  EXPECT_EQ(h.wakes, 1);
+  EXPECT_EQ(other.wakes(), 1);  // woken at once, not registered
+  EXPECT_EQ(other.outstanding(), 1);
+  sw.register_waker(other_task);  // registers now
+  EXPECT_EQ(other.outstanding(), 2);
+  EXPECT_EQ(h.refs, 0);  // the replaced waker was dropped
+  sw.wake();
+  EXPECT_EQ(other.wakes(), 2);
+  EXPECT_EQ(h.wakes, 1);
+}
+
+// take() while a wake is in progress (here: from inside that wake's
+// wake_by_ref) does not wait: it returns nothing, the waking owner drops the
+// waker when its wake_by_ref returns, and a later registration stores the
+// new waker (the consumer does not trust its stale field meanwhile).
 
 TEST(StickyWakerTest, TakeDuringAWakeLeavesTheDropToTheWaker) {
   StickyWaker sw;
-  TakeDuringWake t{&sw};
-  const Waker mine = Waker::from_raw(RawWaker{&t, &TakeDuringWake::kVTable});  // not counted
+  HookWaker h;
+  bool took_empty = false;
+  h.on_wake = [&](int n) {
+    if (n == 1) took_empty = sw.take().is_noop();
+  };
+  const Waker mine = h.borrowed();
   sw.register_waker(mine);
-  EXPECT_EQ(t.refs, 1);
+  EXPECT_EQ(h.refs, 1);
   sw.wake();
-  EXPECT_EQ(t.wakes, 1);
-  EXPECT_TRUE(t.took_empty);
-  EXPECT_EQ(t.refs, 0);  // the waking owner dropped it
+  EXPECT_EQ(h.wakes, 1);
+  EXPECT_TRUE(took_empty);
+  EXPECT_EQ(h.refs, 0);  // the waking owner dropped it
   sw.wake();
-  EXPECT_EQ(t.wakes, 1);  // nothing registered any more
+  EXPECT_EQ(h.wakes, 1);  // nothing registered any more
   CountingWaker other;
   const Waker other_task = other.waker();
   sw.register_waker(other_task);
   EXPECT_EQ(other.outstanding(), 2);  // stored, not just woken
   sw.wake();
   EXPECT_EQ(other.wakes(), 1);
-  (void)mine;
 }
 
 // The last wake drops the waker after waking it (a waker that owns the
