@@ -27,7 +27,8 @@
 // task polls again and registers then). A registered waker is woken by every
 // later `wake()` (a wake that finds another in progress is handed to it, and
 // that one wakes again after it) until `take()` (wakes overlapping a take are
-// dropped: the consumer stopped waiting), a replacement, or `wake_final()`.
+// dropped: the consumer stopped waiting; a final wake may still reach the
+// taken waker, harmlessly), a replacement, or `wake_final()`.
 // A wake with nothing registered is not remembered. Unlike AtomicWaker's,
 // registering an unchanged waker is not an atomic step, so it does not order
 // the consumer's later checks against a producer's wake: the caller must
@@ -74,11 +75,12 @@
 //   itself (`drop_pending_` then sends it to the slow path).
 //   register (same waker): return. register (other): clone, CAS 0 ->
 //     kRegistering, store, CAS kRegistering -> 0; if wakes arrived meanwhile
-//     (they saw kRegistering and left), exchange to 0 and wake the new
-//     waker. If the first CAS fails, wake the new waker by reference.
+//     (they saw kRegistering and left), turn the word into one wake (keeping
+//     kFinal) and run the owner's loop below for the new waker. If the first
+//     CAS fails, wake the new waker by reference (finalised: do nothing).
 //   take: fetch_or(kDropRequest). From idle: move the waker out, CAS
-//     kDropRequest -> 0 (or exchange to 0: arriving wakes are moot). Else
-//     return nothing; the owner drops it.
+//     kDropRequest -> 0 (or fetch_and(kFinal): arriving wakes are moot).
+//     Else return nothing; the owner drops it.
 //   wake: fetch_add(kWakeOne) (wake_final: kWakeOne | kFinal). From 0 this
 //     caller owns the word: on kDropRequest/kFinal it moves the waker out,
 //     sets the word to idle (keeping kFinal) and, if final, wakes it by
@@ -95,9 +97,9 @@
 //     CAS; acquire: the owner sees the consumer's last store of the waker).
 //   - the owner's closing CAS: acq_rel, failure acquire: it reads every
 //     later fetch_add, so a re-wake follows their data.
-//   - the consumer's entry CAS / take's fetch_or: acquire (the last owner's
-//     reads of the waker happen before our stores: its closing RMW
-//     released); exit CAS and exchanges: acq_rel.
+//   - the consumer's entry CAS (acquire) / take's fetch_or (acq_rel): the
+//     last owner's reads of the waker happen before our stores (its closing
+//     RMW released); exit CAS and fetch_and: acq_rel.
 #ifndef WEFT_CHANNELS_INTERNAL_STICKY_WAKER_H_
 #define WEFT_CHANNELS_INTERNAL_STICKY_WAKER_H_
 
@@ -251,9 +253,10 @@ class StickyWaker {
   void leave() noexcept {
     std::uint32_t cur = kRegistering;
     if (state_.compare_exchange_strong(cur, 0, sync::kAcqRel, sync::kAcquire)) return;
-    while (!state_.compare_exchange_weak(cur, cur & ~kRegistering, sync::kAcqRel, sync::kAcquire)) {
+    // However many wakes arrived, one wake-up covers them.
+    while (!state_.compare_exchange_weak(cur, kWakeOne | (cur & kFinal), sync::kAcqRel, sync::kAcquire)) {
     }
-    own(cur & ~kRegistering);
+    own(kWakeOne | (cur & kFinal));
   }
 
   sync::Atomic<std::uint32_t> state_{0};
