@@ -195,7 +195,6 @@ class LocalChan {
   }
 
   enum class Try : std::uint8_t { kOk, kFull, kClosed };
-  // Takes a slot if one is free and nobody queues for one.
   // The common case of try_acquire: a slot free, nobody queued, open.
   bool try_acquire_fast() noexcept {
     if (available_ == 0 || rx_closed_ || !send_waiters_.empty()) return false;
@@ -203,6 +202,7 @@ class LocalChan {
     return true;
   }
   void unacquire() noexcept { available_ += 1; }
+  // Takes a slot if one is free and nobody queues for one.
   Try try_acquire() noexcept {
     if (rx_closed_) return Try::kClosed;
     if (available_ == 0 || !send_waiters_.empty()) return Try::kFull;

@@ -59,8 +59,7 @@
 // free; another task's waker replaces it (two CAS and a clone). The waker is
 // dropped when a pending recv is dropped, the receiver goes, or the last
 // sender goes (its final wake): it keeps the receiving task's memory alive
-// until then. Cloning/dropping a sender: two
-// RMWs. Send and reserve
+// until then. Cloning/dropping a sender: two RMWs. Send and reserve
 // futures construct their semaphore waiter node only when they must wait
 // (none is allocated: it lives in the future). Not freestanding (mutex for
 // waiting senders and `closed()`; `block_on` for the blocking calls, whose
