@@ -211,9 +211,8 @@ struct OneshotState {
   }
 
   Word state{2 * kOsRefOne};
-  // Set (release) by the sender once it no longer touches the state, when
-  // it completed without keeping a reference (rule 4). In the padding
-  // after `state`: no extra bytes.
+  // 1 once the sender no longer touches the state after completing (rule 4
+  // says when it is stored). In the padding after `state`: no extra bytes.
   Flag tx_done{0};
   Waker rx_waker;  // the receiver's; see rule 2
   Waker tx_waker;  // the sender's closed() waiter; see rule 3
