@@ -82,10 +82,14 @@
 //                            clear RUNNING; (5a) not NOTIFIED: drop (N);
 //                            (5b) NOTIFIED: keep (N) and reschedule the task
 //                            (`schedule(task, kYield)`: to the back of a queue).
-//   (6) complete:            fetch_xor(RUNNING | COMPLETE | output kind); then
-//                            `unbind` from the owned list, wake the JoinHandle
-//                            (rules below), drop (N) and (O) (in the same CAS
-//                            that clears JOIN_WAKER when the handle waits).
+//   (6) complete:            `unbind` from the owned list; then, if no
+//                            JoinHandle waker is registered, one CAS sets
+//                            COMPLETE | output kind and drops (N) and (O)
+//                            (with no handle, the output is dropped just
+//                            before it). If the handle waits: fetch_xor(RUNNING
+//                            | COMPLETE | output kind), wake the JoinHandle
+//                            (rules below), then drop (N) and (O) in the CAS
+//                            that clears JOIN_WAKER.
 //   (7) abort (JoinHandle):  not RUNNING/COMPLETE/CANCELLED: set CANCELLED and
 //                            NOTIFIED (+ an (N) ref and a schedule if it was not
 //                            notified); RUNNING: set CANCELLED|NOTIFIED and the
@@ -112,7 +116,10 @@
 //     and it empties it first; then one CAS clears JOIN_INTEREST (and
 //     JOIN_WAKER if not COMPLETE, taking the field back) and, when nothing is
 //     left to drop, the (J) reference too; if COMPLETE, the handle drops the
-//     output (unless it took it) before its reference.
+//     output (unless it took it) before its reference. If it finds COMPLETE,
+//     JOIN_WAKER clear and one reference left (its own), nobody else can
+//     reach the task: it frees it with no atomic step (its acquire load read
+//     the last holder's release).
 //
 // Memory ordering: every read-modify-write of the state is `acq_rel` and every
 // load `acquire`, except a waker clone's increment (`relaxed`, as `Arc::clone`:
@@ -140,9 +147,11 @@
 // so a task is one allocation of 80 + max(sizeof(future), sizeof(output),
 // sizeof(std::exception_ptr)) bytes. A wake is one CAS (+ a `schedule` call if
 // the task was idle); a waker clone/drop is one atomic add/sub; a poll is two
-// CASes (3) and (5); spawn, one poll to Ready, and an awaiting JoinHandle
-// take five atomic RMWs on the task: (3), (6)'s fetch_xor, (6)'s merged CAS,
-// the handle's CAS setting JOIN_WAKER, and the handle's drop (one CAS).
+// CASes (3) and (5). Spawn, one poll to Ready, and a JoinHandle that waited
+// for it take four atomic RMWs on the task: (3), the handle's CAS setting
+// JOIN_WAKER, (6)'s fetch_xor and (6)'s merged CAS; the handle's drop finds
+// its reference the last and frees the task with none. A handle that finds
+// the task complete: two, (3) and (6)'s single CAS. A detached task: two.
 // Hosted (uses `std::exception_ptr`, heap allocation and virtual calls).
 #ifndef WEFT_EXECUTOR_INTERNAL_TASK_HEADER_H_
 #define WEFT_EXECUTOR_INTERNAL_TASK_HEADER_H_
@@ -396,18 +405,41 @@ class TaskHeader : public OwnedLink {
   // `cancel_now`).
   void complete(std::uint64_t out, std::uint64_t held) noexcept {
     const std::uint64_t delta = kRunning | kComplete | out;
+    // Off the owned list first: after the state step below this thread may
+    // no longer own the task.
+    const std::uint64_t n = held + (scheduler_->unbind(this) ? 1 : 0);
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    bool output_dropped = false;
+    for (;;) {
+      WEFT_ASSERT((s & (kRunning | kComplete)) == kRunning, "task completed twice or while not running");
+      if ((s & (kJoinInterest | kJoinWaker)) == (kJoinInterest | kJoinWaker)) break;  // must wake it
+      // Nothing to wake: COMPLETE and our references in one step. With no
+      // JoinHandle (it cannot come back) the output is ours to drop first;
+      // with one, the handle may free the task as soon as the step is made.
+      if ((s & kJoinInterest) == 0 && !output_dropped) {
+        vtable_->drop_output(this, s ^ delta);
+        output_dropped = true;
+      }
+      const std::uint64_t next = (s ^ delta) - n * kRefOne;
+      if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        if (refs_of(next) == 0) vtable_->dealloc(this);
+        return;
+      }
+    }
+    // The handle waits: publish COMPLETE (and the output), wake it, then
+    // give the field back. (The handle may have taken the field back or
+    // gone since the load above: `now` says.)
     const std::uint64_t prev = state_.fetch_xor(delta, std::memory_order_acq_rel);
     WEFT_ASSERT((prev & (kRunning | kComplete)) == kRunning, "task completed twice or while not running");
     const std::uint64_t now = prev ^ delta;
-    const std::uint64_t n = held + (scheduler_->unbind(this) ? 1 : 0);
     if ((now & kJoinInterest) == 0) {
       vtable_->drop_output(this, now);
     } else if (now & kJoinWaker) {
       join_waker_.wake_by_ref();
-      // Give the field back (clear JOIN_WAKER). While the handle exists, our
-      // references go in the same step; if it was dropped meanwhile, the
-      // waker is ours to drop first.
-      std::uint64_t s = state_.load(std::memory_order_acquire);
+      // Clear JOIN_WAKER. While the handle exists, our references go in the
+      // same step; if it was dropped meanwhile, the waker is ours to drop
+      // first.
+      s = state_.load(std::memory_order_acquire);
       for (;;) {
         if (s & kJoinInterest) {
           const std::uint64_t next = (s & ~kJoinWaker) - n * kRefOne;
@@ -469,12 +501,21 @@ class TaskHeader : public OwnedLink {
   // The JoinHandle goes away (`output_taken`: it already took the output).
   // Drops the output if the task completed, the join waker if the handle
   // owns it, then the (J) reference (in the same CAS when nothing is left to
-  // drop, which is the case after the output was taken).
+  // drop, which is the case after the output was taken; with no atomic step
+  // at all when the task is complete and (J) is its last reference).
   void join_drop(bool output_taken) noexcept {
     std::uint64_t s = state_.load(std::memory_order_acquire);
     // JOIN_WAKER clear: the field is the handle's (empty or stale); only the
     // handle sets JOIN_WAKER, so it stays clear and the field stays ours.
     if ((s & kJoinWaker) == 0) join_waker_ = Waker();
+    // Complete and ours is the last reference: nobody else can reach the
+    // task (a reference is only ever copied from another one), so no atomic
+    // step is needed; the acquire load saw every other holder's last step.
+    if ((s & (kComplete | kJoinWaker)) == kComplete && refs_of(s) == 1) {
+      if (!output_taken) vtable_->drop_output(this, s);
+      vtable_->dealloc(this);
+      return;
+    }
     bool drop_output = false;
     bool drop_waker = false;
     bool merged = false;

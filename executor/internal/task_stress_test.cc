@@ -13,6 +13,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -20,7 +21,9 @@
 #include "executor/join_handle.h"
 #include "future/block_on.h"
 #include "future/map.h"
+#include "future/poll.h"
 #include "future/ready.h"
+#include "future/testing/test_waker.h"
 #include "gtest/gtest.h"
 
 namespace weft::executor_internal {
@@ -211,6 +214,68 @@ TEST(TaskStressTest, AbortAndHandleDropRaceWithCompletion) {
     }
   }
   EXPECT_GT(ok + cancelled, 0);
+  sched->close();
+}
+
+// The handle side of completion: a JoinHandle polled from this thread with
+// two alternating wakers (each poll may replace the registered one) while a
+// worker completes the task, then dropped with or without taking the output;
+// some rounds keep a clone of the task's waker alive past completion, so the
+// handle's drop is sometimes the last reference (freed with no atomic step)
+// and sometimes not. Checks: the result arrives exactly once, the output is
+// dropped exactly once, and every join waker registered is released.
+TEST(TaskStressTest, JoinPollAndHandleDropRaceWithCompletion) {
+  const auto start = std::chrono::steady_clock::now();
+  PoolScheduler* sched = PoolScheduler::make(2);
+  testing::CountingWaker wa, wb;
+  int taken = 0, dropped = 0;
+  for (int round = 0; round < 3000 && std::chrono::steady_clock::now() - start < kBudget; ++round) {
+    auto payload = std::make_shared<int>(round);
+    auto shared = std::make_shared<Observer::Shared>();
+    JoinHandle<std::shared_ptr<int>> h =
+        sched->spawn(map(Observer{shared, 1}, [payload](std::uint64_t) { return payload; }));
+    std::thread t([&] {
+      shared->bump();
+      if (round % 3 == 0) {
+        std::lock_guard<std::mutex> lock(shared->mu);
+        shared->waker = Waker();
+      }
+    });
+    std::optional<JoinResult<std::shared_ptr<int>>> out;
+    for (int i = 0; i < round % 5 && !out; ++i) {
+      Poll<JoinResult<std::shared_ptr<int>>> p = testing::poll_once(h, (i % 2 == 0) ? wa : wb);
+      if (p.is_ready()) out.emplace(std::move(p).value());
+    }
+    if (!out && round % 2 == 1) out.emplace(block_on(std::move(h)));
+    if (!out && round % 4 == 0) {
+      while (!h.is_finished() && std::chrono::steady_clock::now() - start < kBudget) {
+        std::this_thread::yield();
+      }
+    }
+    h = JoinHandle<std::shared_ptr<int>>();  // drops the output if not taken
+    t.join();
+    if (out) {
+      ASSERT_TRUE(out->is_ok());
+      EXPECT_EQ(*out->value(), round);
+      taken += 1;
+      out.reset();
+    } else {
+      dropped += 1;
+    }
+    {
+      std::lock_guard<std::mutex> lock(shared->mu);
+      shared->waker = Waker();
+    }
+    // A dropped handle leaves the output to the worker if it is still running.
+    while (payload.use_count() != 1 && std::chrono::steady_clock::now() - start < kBudget) {
+      std::this_thread::yield();
+    }
+    EXPECT_EQ(payload.use_count(), 1) << "round " << round;
+  }
+  EXPECT_GT(taken, 0);
+  EXPECT_GT(dropped, 0);
+  EXPECT_EQ(wa.outstanding(), 0);
+  EXPECT_EQ(wb.outstanding(), 0);
   sched->close();
 }
 
