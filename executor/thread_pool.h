@@ -18,7 +18,9 @@
 //     then cancels what is left and stops the workers; the destructor is
 //     `shutdown(0)`.
 //   - `counters()` (spawned, polled, stolen, parked), `dump()` (every live
-//     task: id, spawn site, state), `live_tasks()`.
+//     task: id, spawn site, state), `live_tasks()`. A finishing task leaves
+//     both just before its completion is published, so a task whose
+//     JoinHandle returned is never listed.
 //
 // How it schedules (details in executor/internal/pool.h): each worker has a
 // bounded ring (256 tasks; thieves take half of it in one claim) and a LIFO

@@ -121,7 +121,6 @@ TEST(ThreadPoolStressTest, AMillionTasksSpawnedAndJoined) {
   EXPECT_EQ(sum, kTasks);
   const ExecutorCounters c = pool.counters();
   EXPECT_EQ(c.spawned, static_cast<std::uint64_t>(kTasks) + 1);
-  // A handle sees completion just before its task leaves the owned list.
   EXPECT_TRUE(pool.shutdown(10s));
   EXPECT_EQ(pool.live_tasks(), 0u);
 }

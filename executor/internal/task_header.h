@@ -84,12 +84,15 @@
 //                            (`schedule(task, kYield)`: to the back of a queue).
 //   (6) complete:            `unbind` from the owned list; then, if no
 //                            JoinHandle waker is registered, one CAS sets
-//                            COMPLETE | output kind and drops (N) and (O)
-//                            (with no handle, the output is dropped just
-//                            before it). If the handle waits: fetch_xor(RUNNING
-//                            | COMPLETE | output kind), wake the JoinHandle
-//                            (rules below), then drop (N) and (O) in the CAS
-//                            that clears JOIN_WAKER.
+//                            COMPLETE | output kind and drops the completer's
+//                            references ((N) and (O), as held). With no handle
+//                            the output is dropped just before that CAS, so
+//                            its destructor runs while the task is still
+//                            RUNNING (a wake from it only sets NOTIFIED). If
+//                            the handle waits: fetch_xor(RUNNING | COMPLETE |
+//                            output kind), wake the JoinHandle (rules below),
+//                            then drop the references in the CAS that clears
+//                            JOIN_WAKER.
 //   (7) abort (JoinHandle):  not RUNNING/COMPLETE/CANCELLED: set CANCELLED and
 //                            NOTIFIED (+ an (N) ref and a schedule if it was not
 //                            notified); RUNNING: set CANCELLED|NOTIFIED and the
@@ -123,7 +126,9 @@
 //
 // Memory ordering: every read-modify-write of the state is `acq_rel` and every
 // load `acquire`, except a waker clone's increment (`relaxed`, as `Arc::clone`:
-// the cloner already holds a reference). So: the output written before (6)'s
+// the cloner already holds a reference) and the FROM_OUTSIDE accesses
+// (`relaxed`: ordered by the queues the task travels through; clearing it is
+// still a read-modify-write, so it continues every release sequence). So: the output written before (6)'s
 // release is visible to a JoinHandle that observes COMPLETE; the future's
 // writes by one poller are visible to the next (each poll starts with (3)'s
 // acquire, each ends with (5)/(6)'s release); the join waker written before the
@@ -195,9 +200,11 @@ class Scheduler {
 
   // Scheduler::unbind()
   //
-  // The task completed: take it off the owned list if it is still there and
-  // return true (the caller then drops the (O) reference); false if shutdown
-  // already took it off. Called once per task, by the thread that completed it.
+  // The task is completing (its future is gone, its output stored, its
+  // completion not yet published): take it off the owned list if it is still
+  // there and return true (the caller then drops the (O) reference); false if
+  // shutdown already took it off. Called once per task, by the thread that
+  // completes it, so a task whose JoinHandle saw it complete is never listed.
   virtual bool unbind(TaskHeader* task) noexcept = 0;
 
   // Lifetime count (see the header comment): `new_task` retains, a task's
