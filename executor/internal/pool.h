@@ -509,8 +509,11 @@ class PoolScheduler final : public Scheduler {
 
   // A task taken from the inject queue: if it was spawned from outside and
   // never bound, puts it on its shard (unless it completed meanwhile, say
-  // by TaskScope's synchronous cancellation), and clears FROM_OUTSIDE so
-  // that later trips through the inject queue (remote wakes) skip the lock.
+  // by TaskScope's synchronous cancellation). FROM_OUTSIDE is only a hint
+  // that skips the lock: the task's first poll clears it (task_header.h), so
+  // later trips through the inject queue (remote wakes) skip the lock, and a
+  // bound task that comes back before its first poll (a local queue's
+  // overflow) finds itself listed and is left alone.
   void bind(TaskHeader* t) noexcept {
     if (!t->from_outside()) return;  // owned since its spawn, or bound already
     OwnedShard& sh = shard_for(t);
@@ -520,7 +523,34 @@ class PoolScheduler final : public Scheduler {
       sh.list.push_back(t);
       sh.unbound_done += 1;
     }
-    t->clear_from_outside();
+  }
+
+  // `bind` for a batch taken from the inject queue: one lock per shard the
+  // batch touches, not one per task. `batch` is left as it is.
+  void bind_batch(TaskHeader* const* batch, std::size_t n) noexcept {
+    constexpr std::size_t kMax = LocalQueue<TaskHeader*>::kCapacity / 2 + 1;
+    WEFT_ASSERT(n <= kMax, "bind_batch: batch larger than an inject pull");
+    TaskHeader* pending[kMax];
+    std::size_t left = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (batch[i]->from_outside()) pending[left++] = batch[i];
+    }
+    while (left != 0) {
+      OwnedShard& sh = shard_for(pending[0]);
+      std::size_t kept = 0;
+      std::lock_guard<SpinLock> lock(sh.mu);
+      for (std::size_t i = 0; i < left; ++i) {
+        TaskHeader* t = pending[i];
+        if (&shard_for(t) != &sh) {
+          pending[kept++] = t;
+        } else if (t->next == nullptr && t->prev == nullptr) {  // not owned, not gone
+          WEFT_ASSERT(!sh.closed, "PoolScheduler: a worker took a task after the owned lists closed");
+          sh.list.push_back(t);
+          sh.unbound_done += 1;
+        }
+      }
+      left = kept;
+    }
   }
 
   // Every shard lock at once, in index order. The lock order is: shards in
@@ -714,7 +744,7 @@ class PoolScheduler final : public Scheduler {
     std::size_t got = 0;
     w.binding.store(true, std::memory_order_relaxed);  // before the pop's lock (see dump())
     inject_.pop_n(n, [&](TaskHeader* t) { batch[got++] = t; });
-    for (std::size_t i = 0; i < got; ++i) bind(batch[i]);
+    bind_batch(batch, got);
     w.binding.store(false, std::memory_order_release);
     if (got == 0) return nullptr;
     if (got > 1) w.queue.push_back_batch(batch + 1, got - 1);

@@ -42,10 +42,10 @@
 //   bit 6  OUT_ERROR      (with COMPLETE) the output is an exception.
 //   bit 7  OUT_NONE       (with COMPLETE) there is no output: cancelled.
 //   bit 8  FROM_OUTSIDE   spawned onto a pool from outside its workers and
-//                         not bound yet: set before the task is published,
-//                         cleared when a worker takes it from the inject
-//                         queue and puts it on its owned list
-//                         (executor/internal/pool.h).
+//                         maybe not bound yet: set before the task is
+//                         published, cleared by its first (3) (no extra
+//                         step: a worker binds it, putting it on its owned
+//                         list, before it can run; executor/internal/pool.h).
 //   bits 9..63            reference count (REF_ONE = 1 << 9).
 //
 // Lifecycle (RUNNING/COMPLETE/NOTIFIED), numbered transitions below:
@@ -126,9 +126,9 @@
 //
 // Memory ordering: every read-modify-write of the state is `acq_rel` and every
 // load `acquire`, except a waker clone's increment (`relaxed`, as `Arc::clone`:
-// the cloner already holds a reference) and the FROM_OUTSIDE accesses
-// (`relaxed`: ordered by the queues the task travels through; clearing it is
-// still a read-modify-write, so it continues every release sequence). So: the output written before (6)'s
+// the cloner already holds a reference) and the FROM_OUTSIDE hint's
+// accesses (`relaxed`: setting it precedes the task's publication, and it is
+// cleared inside (3)). So: the output written before (6)'s
 // release is visible to a JoinHandle that observes COMPLETE; the future's
 // writes by one poller are visible to the next (each poll starts with (3)'s
 // acquire, each ends with (5)/(6)'s release); the join waker written before the
@@ -325,9 +325,6 @@ class TaskHeader : public OwnedLink {
     state_.store(state_.load(std::memory_order_relaxed) | kFromOutside, std::memory_order_relaxed);
   }
   bool from_outside() const noexcept { return (state_.load(std::memory_order_relaxed) & kFromOutside) != 0; }
-  // Once the pool bound it (under the shard lock; other bits change
-  // concurrently, hence the read-modify-write).
-  void clear_from_outside() noexcept { state_.fetch_and(~kFromOutside, std::memory_order_relaxed); }
   Scheduler* scheduler() const noexcept { return scheduler_; }
   // For tests and assertions only (racy by nature).
   std::uint64_t state_for_testing() const noexcept { return state_.load(std::memory_order_acquire); }
@@ -617,7 +614,7 @@ class TaskHeader : public OwnedLink {
         next = s - kRefOne;
         action = refs_of(next) == 0 ? ToRunning::kDealloc : ToRunning::kFailed;
       } else {
-        next = (s & ~kNotified) | kRunning;
+        next = (s & ~(kNotified | kFromOutside)) | kRunning;  // FROM_OUTSIDE: bound by now
         action = (s & kCancelled) ? ToRunning::kCancelled : ToRunning::kSuccess;
       }
       if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel, std::memory_order_acquire)) {

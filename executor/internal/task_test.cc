@@ -363,6 +363,22 @@ TEST(TaskHeaderTest, CancelNowDestroysTheFutureSynchronously) {
   s->close();
 }
 
+// FROM_OUTSIDE (a pool's hint that a task may not be bound yet) is cleared
+// by the task's first poll, in the same step that takes RUNNING.
+TEST(TaskHeaderTest, FirstPollClearsFromOutside) {
+  TestScheduler* s = TestScheduler::make();
+  JoinHandle<int> h = s->spawn(pending<int>());
+  TaskHeader* t = static_cast<TaskHeader*>(h.raw());
+  t->mark_from_outside();
+  EXPECT_TRUE(t->from_outside());
+  s->run_all();  // polled once: parked
+  EXPECT_FALSE(t->from_outside());
+  EXPECT_EQ(t->run_state(), TaskRunState::kIdle);
+  h.abort();
+  s->run_all();
+  s->close();
+}
+
 TEST(TaskHeaderTest, DumpInfoHasIdSiteAndState) {
   TestScheduler* s = TestScheduler::make();
   Gate g;
