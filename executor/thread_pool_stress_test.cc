@@ -393,5 +393,40 @@ TEST(ThreadPoolStressTest, ShutdownWithPendingTasksRunsEveryDestructor) {
   }
 }
 
+// shutdown() is thread-safe: several threads shutting the pool down at once,
+// while workers are still taking unbound tasks (spawned from outside) from
+// the inject queue. None may cancel tasks before the workers have stopped
+// (a worker would then bind a task onto a closed shard). Every task is run
+// or cancelled exactly once, and nothing stays alive.
+TEST(ThreadPoolStressTest, ConcurrentShutdownsWhileWorkersBindTasks) {
+  const int kRounds = kSanitized ? 20 : 100;
+  Watchdog dog(120s, "ConcurrentShutdownsWhileWorkersBindTasks");
+  for (int r = 0; r < kRounds; ++r) {
+    std::atomic<int> destroyed{0};
+    std::vector<JoinHandle<int>> hs;
+    constexpr int kTasks = 300;
+    {
+      ThreadPool pool(2);
+      for (int i = 0; i < kTasks; ++i) hs.push_back(pool.spawn(Spinner(&destroyed)));
+      std::atomic<int> go{0};
+      std::vector<std::thread> stoppers;
+      for (int k = 0; k < 3; ++k) {
+        stoppers.emplace_back([&] {
+          go.fetch_add(1);
+          while (go.load() < 3) std::this_thread::yield();
+          (void)pool.shutdown();
+        });
+      }
+      for (auto& t : stoppers) t.join();
+      EXPECT_EQ(pool.live_tasks(), 0u);
+    }
+    EXPECT_EQ(destroyed.load(), kTasks);
+    for (auto& h : hs) {
+      JoinResult<int> res = block_on(std::move(h));
+      EXPECT_TRUE(res.is_ok() || res.is_cancelled());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace weft

@@ -87,8 +87,8 @@
 // read relaxed by anyone: monotonic snapshots, not a consistent cut.
 //
 // Costs per task: one allocation (the task cell), the owned shard's lock at
-// spawn (on a worker) or when a worker first takes it (spawned from
-// outside) and at completion, and for a local wake one LIFO store (plus, if
+// spawn (on a worker) or, spawned from outside, once per shard per batch a
+// worker takes from the inject queue (`bind_batch`), and at completion, and for a local wake one LIFO store (plus, if
 // that displaced a task, one ring push, and the idle word's seq_cst RMW if
 // the ring was empty). A remote schedule takes the inject lock and the
 // idle RMW; a futex wake only if a worker must be woken.
@@ -177,7 +177,8 @@ struct PoolWorker {
 
   // Written by the owner only, read by anyone.
   // Set while tasks it took from the inject queue may still be unbound
-  // (between that pop and their `bind`): `dump()` waits for it to clear.
+  // (between that pop and their `bind`/`bind_batch`): `dump()` waits for it
+  // to clear.
   Atomic<bool> binding{false};
   Atomic<std::uint64_t> polled{0};
   Atomic<std::uint64_t> stolen{0};
@@ -448,6 +449,11 @@ class PoolScheduler final : public Scheduler {
   void stop_workers() noexcept {
     WEFT_HARDENING_ASSERT(!current_worker().has_value(),
                           "ThreadPool: shut down (or destroyed) from one of its own worker threads");
+    // Callers on several threads at once (the pool's methods are
+    // thread-safe): the later ones wait here until the workers are joined,
+    // so none of them goes on to `cancel_all` while a worker still runs
+    // (it could bind a task onto a shard already closed).
+    std::lock_guard<std::mutex> stopping(stop_mu_);
     if (shutdown_.exchange(true, std::memory_order_acq_rel)) return;
     inject_.close();
     for (auto& w : workers_) w->unpark->unpark();
@@ -515,7 +521,7 @@ class PoolScheduler final : public Scheduler {
   // bound task that comes back before its first poll (a local queue's
   // overflow) finds itself listed and is left alone.
   void bind(TaskHeader* t) noexcept {
-    if (!t->from_outside()) return;  // owned since its spawn, or bound already
+    if (!t->from_outside()) return;  // owned since its spawn, or polled already
     OwnedShard& sh = shard_for(t);
     std::lock_guard<SpinLock> lock(sh.mu);
     if (t->next == nullptr && t->prev == nullptr) {  // not owned, not gone
@@ -873,6 +879,7 @@ class PoolScheduler final : public Scheduler {
   std::unique_ptr<OwnedShard[]> shards_;
   std::size_t shard_mask_ = 0;
   Atomic<bool> shutdown_{false};
+  std::mutex stop_mu_;  // held by `stop_workers` while it joins the workers
   Atomic<std::uint64_t> pin_failures_{0};
 };
 

@@ -46,6 +46,8 @@
 //                         published, cleared by its first (3) (no extra
 //                         step: a worker binds it, putting it on its owned
 //                         list, before it can run; executor/internal/pool.h).
+//                         A task cancelled before it ever ran keeps it: it
+//                         is only a hint, the pool relies on the links.
 //   bits 9..63            reference count (REF_ONE = 1 << 9).
 //
 // Lifecycle (RUNNING/COMPLETE/NOTIFIED), numbered transitions below:
@@ -73,7 +75,8 @@
 //                            (by value: drops its ref). Wakes coalesce.
 //   (3) transition_to_running (executor pops an (N) ref): requires NOTIFIED;
 //                            if not idle (COMPLETE after a shutdown) drop (N);
-//                            else clear NOTIFIED, set RUNNING. With CANCELLED
+//                            else clear NOTIFIED (and FROM_OUTSIDE), set
+//                            RUNNING. With CANCELLED
 //                            set it cancels instead of polling (see 7).
 //   (4) wake while RUNNING:  set NOTIFIED only (no schedule: the poller will).
 //                            So a task woken during its own poll runs again
