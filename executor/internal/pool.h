@@ -88,10 +88,11 @@
 //
 // Costs per task: one allocation (the task cell), the owned shard's lock at
 // spawn (on a worker) or, spawned from outside, once per shard per batch a
-// worker takes from the inject queue (`bind_batch`), and at completion, and for a local wake one LIFO store (plus, if
-// that displaced a task, one ring push, and the idle word's seq_cst RMW if
-// the ring was empty). A remote schedule takes the inject lock and the
-// idle RMW; a futex wake only if a worker must be woken.
+// worker takes from the inject queue (`bind_batch`), and at completion, and
+// for a local wake one LIFO store (plus, if that displaced a task, one ring
+// push, and the idle word's seq_cst RMW if the ring was empty). A remote
+// schedule takes the inject lock and the idle RMW; a futex wake only if a
+// worker must be woken.
 #ifndef WEFT_EXECUTOR_INTERNAL_POOL_H_
 #define WEFT_EXECUTOR_INTERNAL_POOL_H_
 
@@ -524,6 +525,10 @@ class PoolScheduler final : public Scheduler {
     if (!t->from_outside()) return;  // owned since its spawn, or polled already
     OwnedShard& sh = shard_for(t);
     std::lock_guard<SpinLock> lock(sh.mu);
+    bind_locked(sh, t);
+  }
+  // Under `sh.mu`, `t` of shard `sh`: lists it unless it is listed or gone.
+  static void bind_locked(OwnedShard& sh, TaskHeader* t) noexcept {
     if (t->next == nullptr && t->prev == nullptr) {  // not owned, not gone
       WEFT_ASSERT(!sh.closed, "PoolScheduler: a worker took a task after the owned lists closed");
       sh.list.push_back(t);
@@ -549,10 +554,8 @@ class PoolScheduler final : public Scheduler {
         TaskHeader* t = pending[i];
         if (&shard_for(t) != &sh) {
           pending[kept++] = t;
-        } else if (t->next == nullptr && t->prev == nullptr) {  // not owned, not gone
-          WEFT_ASSERT(!sh.closed, "PoolScheduler: a worker took a task after the owned lists closed");
-          sh.list.push_back(t);
-          sh.unbound_done += 1;
+        } else {
+          bind_locked(sh, t);
         }
       }
       left = kept;
