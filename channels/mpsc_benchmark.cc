@@ -11,14 +11,17 @@
 // mpsc on LocalPool 25 ns. Goals: <= 15 ns on the LocalExecutor, <= 36 ns on
 // ThreadPool(2).
 //
-// Each case runs twice: with `Task` coroutines (`co_await tx.send(i)`,
-// `co_await rx.recv()`) and as hand-written futures (`_Raw`). The difference
-// is the coroutine await path, not the channel: at the time of writing most
-// of it is one store-to-load forwarding stall per `co_await rx.recv()` in
-// future/internal/await.h (its `std::optional<Output>` is written as value +
-// flag and read back as one 16-byte load). Unbounded producers yield every
-// 128 sends (steady state rather than one burst). Local cases report CPU
-// time per message, pool and thread cases wall time.
+// Each case runs three ways: with `Task` coroutines (`co_await tx.send(i)`,
+// `co_await rx.recv()`); with weft's stream combinators (`_Combinator`:
+// `stream::for_each` over a range sending each number, `stream::fold` over
+// the receiver: library state machines, the C++ twin of the Rust `async`
+// blocks tokio's figures come from); and as hand-written futures (`_Raw`).
+// Task minus Combinator is the coroutine layer's cost, not the channel's:
+// GCC keeps each awaited future, its awaiter and the loop's locals in the
+// frame, stored and reloaded around every `co_await`. Unbounded producers
+// yield every 128 sends (steady state rather than one burst; the
+// combinator producer through the budget, one unit per item). Local cases
+// report CPU time per message, pool and thread cases wall time.
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -36,7 +39,9 @@
 #include "executor/local_executor.h"
 #include "executor/thread_pool.h"
 #include "future/ready.h"
+#include "future/stream.h"
 #include "future/task.h"
+#include "iter/sources.h"
 
 namespace weft {
 namespace {
@@ -155,6 +160,76 @@ class ConsumeLoop {
   Rx rx_;
   std::int64_t sum_ = 0;
 };
+
+// ---- the same loops with weft's stream combinators ----
+//
+// What a weft user writes without coroutines, and the closest C++ twin of a
+// Rust `async` block: library state machines (`stream::for_each`,
+// `stream::fold`), no coroutine frame. Rust: `stream::iter(0..n).for_each(|i|
+// tx.send(i))`, `rx.fold(0, |a, v| a + v)`. An unbounded producer yields
+// through the budget: `stream::iter` takes one unit per item, and the
+// executor's budget of 128 per poll ends the poll (as `produce_sync` yields
+// every 128 sends by hand).
+template <class Tx>
+auto produce_combinator(Tx tx, std::int64_t n) {
+  return stream::for_each(stream::iter(iter::range(std::int64_t{0}, n)),
+                          [tx = std::move(tx)](std::int64_t i) mutable { return tx.send(i); });
+}
+template <class Tx>
+auto produce_sync_combinator(Tx tx, std::int64_t n) {
+  return stream::for_each(stream::iter(iter::range(std::int64_t{0}, n)),
+                          [tx = std::move(tx)](std::int64_t i) mutable { (void)tx.send(i); });
+}
+template <class Rx>
+auto consume_combinator(Rx rx) {
+  return stream::fold(std::move(rx), std::int64_t{0}, [](std::int64_t a, std::int64_t v) { return a + v; });
+}
+
+template <bool kAsyncSend, class Make>
+void run_local_combinator(benchmark::State& state, Make make) {
+  const int producers = static_cast<int>(state.range(0));
+  LocalExecutor ex;
+  for (auto _ : state) {
+    auto [tx, rx] = make();
+    for (int p = 0; p < producers; ++p) {
+      if constexpr (kAsyncSend) {
+        ex.spawn_detached(produce_combinator(tx, kMessages / producers));
+      } else {
+        ex.spawn_detached(produce_sync_combinator(tx, kMessages / producers));
+      }
+    }
+    { auto gone = std::move(tx); }
+    std::int64_t sum = ex.block_on(ex.spawn_local(consume_combinator(std::move(rx)))).value();
+    if (sum != kMessages / producers * (kMessages / producers - 1) / 2 * producers) {
+      state.SkipWithError("messages lost");
+    }
+  }
+  state.counters["ns_per_msg"] = per_item(static_cast<double>(state.iterations() * kMessages));
+}
+
+template <bool kAsyncSend, class Make>
+void run_pool_combinator(benchmark::State& state, Make make) {
+  const int producers = static_cast<int>(state.range(0));
+  ThreadPool pool(2);
+  for (auto _ : state) {
+    auto [tx, rx] = make();
+    std::vector<JoinHandle<Unit>> hs;
+    for (int p = 0; p < producers; ++p) {
+      if constexpr (kAsyncSend) {
+        hs.push_back(pool.spawn(produce_combinator(tx, kMessages / producers)));
+      } else {
+        hs.push_back(pool.spawn(produce_sync_combinator(tx, kMessages / producers)));
+      }
+    }
+    { auto gone = std::move(tx); }
+    std::int64_t sum = pool.block_on(pool.spawn(consume_combinator(std::move(rx)))).value();
+    for (auto& h : hs) (void)pool.block_on(std::move(h));
+    if (sum != kMessages / producers * (kMessages / producers - 1) / 2 * producers) {
+      state.SkipWithError("messages lost");
+    }
+  }
+  state.counters["ns_per_msg"] = per_item(static_cast<double>(state.iterations() * kMessages));
+}
 
 template <bool kAsyncSend, class Make>
 void run_local_raw(benchmark::State& state, Make make) {
@@ -288,6 +363,52 @@ void BM_LocalMpsc_Unbounded_Local(benchmark::State& state) {
   run_local<false>(state, [] { return local_unbounded_mpsc<std::int64_t>(); });
 }
 BENCHMARK(BM_LocalMpsc_Unbounded_Local)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
+
+// ---- stream combinators instead of Task coroutines ----
+
+void BM_Mpsc_Bounded_Local_Combinator(benchmark::State& state) {
+  run_local_combinator<true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
+}
+BENCHMARK(BM_Mpsc_Bounded_Local_Combinator)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
+
+void BM_Mpsc_Unbounded_Local_Combinator(benchmark::State& state) {
+  run_local_combinator<false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
+}
+BENCHMARK(BM_Mpsc_Unbounded_Local_Combinator)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
+
+void BM_LocalMpsc_Bounded_Local_Combinator(benchmark::State& state) {
+  run_local_combinator<true>(state, [] { return local_mpsc<std::int64_t>(kCapacity); });
+}
+BENCHMARK(BM_LocalMpsc_Bounded_Local_Combinator)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
+
+void BM_LocalMpsc_Unbounded_Local_Combinator(benchmark::State& state) {
+  run_local_combinator<false>(state, [] { return local_unbounded_mpsc<std::int64_t>(); });
+}
+BENCHMARK(BM_LocalMpsc_Unbounded_Local_Combinator)
+    ->Arg(1)
+    ->Arg(4)
+    ->ArgName("producers")
+    ->Unit(benchmark::kMillisecond);
+
+void BM_Mpsc_Bounded_Pool2_Combinator(benchmark::State& state) {
+  run_pool_combinator<true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
+}
+BENCHMARK(BM_Mpsc_Bounded_Pool2_Combinator)
+    ->Arg(1)
+    ->Arg(4)
+    ->ArgName("producers")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void BM_Mpsc_Unbounded_Pool2_Combinator(benchmark::State& state) {
+  run_pool_combinator<false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
+}
+BENCHMARK(BM_Mpsc_Unbounded_Pool2_Combinator)
+    ->Arg(1)
+    ->Arg(4)
+    ->ArgName("producers")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // ---- hand-written futures instead of Task coroutines ----
 

@@ -9,7 +9,8 @@
 // 10) to a server task, which answers through it; the client awaits the
 // answer. `BM_RequestReply*` is that shape (1 oneshot created, 1 bounded
 // mpsc send and receive, 1 oneshot send and receive, 2 task switches per
-// round trip). `BM_*OneshotRoundTrip*` is a heavier shape: request and
+// round trip); `*Combinator` runs it with stream combinators instead of
+// Task coroutines. `BM_*OneshotRoundTrip*` is a heavier shape: request and
 // response each through a fresh oneshot (2 channels created per round
 // trip). The bare cases time one channel (create + send + receive) without
 // an executor.
@@ -25,7 +26,10 @@
 #include "executor/local_executor.h"
 #include "executor/thread_pool.h"
 #include "future/context.h"
+#include "future/map.h"
+#include "future/stream.h"
 #include "future/task.h"
+#include "iter/sources.h"
 
 namespace weft {
 namespace {
@@ -261,6 +265,73 @@ void BM_RequestReplyThreadPool2(benchmark::State& state) {
   state.counters["per_round_trip"] = per_item(static_cast<double>(state.iterations() * n));
 }
 BENCHMARK(BM_RequestReplyThreadPool2)->Arg(1000)->UseRealTime();
+
+// The same request/reply written with weft's combinators instead of Task
+// coroutines (library state machines, the closest C++ twin of Rust's
+// `async` blocks, which is what tokio's benchmark runs): the server is a
+// `stream::for_each` over the request receiver; the client a `stream::fold`
+// over 0..n whose step sends a fresh oneshot sender and awaits its answer.
+template <bool kSync>
+auto make_reply_oneshot() {
+  if constexpr (kSync) {
+    return oneshot<Unit>();
+  } else {
+    return local_oneshot<Unit>();
+  }
+}
+
+template <class Rx>
+auto reply_server_combinator(Rx rx) {
+  return stream::for_each(std::move(rx), [](auto reply) { (void)reply.send(Unit{}); });
+}
+
+template <bool kSync, class Tx>
+auto reply_client_combinator(Tx tx, std::int64_t n) {
+  return stream::fold(stream::iter(iter::range(std::int64_t{0}, n)), std::int64_t{0},
+                      [tx = std::move(tx)](std::int64_t answered, std::int64_t) mutable {
+                        auto [o_tx, o_rx] = make_reply_oneshot<kSync>();
+                        return then(tx.send(std::move(o_tx)),
+                                    [o_rx = std::move(o_rx), answered](auto&&) mutable {
+                                      return map(std::move(o_rx), [answered](auto r) {
+                                        return answered + (r.is_ok() ? 1 : 0);
+                                      });
+                                    });
+                      });
+}
+
+template <bool kSync>
+void local_request_reply_combinator(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  LocalExecutor ex;
+  auto [tx, rx] = make_request_channel<kSync>();
+  ex.spawn_local(reply_server_combinator(std::move(rx))).detach();
+  for (auto _ : state) {
+    std::int64_t answered = ex.block_on(reply_client_combinator<kSync>(tx, n));
+    if (answered != n) state.SkipWithError("a request went unanswered");
+  }
+  state.counters["per_round_trip"] = per_item(static_cast<double>(state.iterations() * n));
+}
+void BM_RequestReplyLocalExecutorCombinator(benchmark::State& state) {
+  local_request_reply_combinator<true>(state);
+}
+BENCHMARK(BM_RequestReplyLocalExecutorCombinator)->Arg(1000);
+void BM_LocalRequestReplyLocalExecutorCombinator(benchmark::State& state) {
+  local_request_reply_combinator<false>(state);
+}
+BENCHMARK(BM_LocalRequestReplyLocalExecutorCombinator)->Arg(1000);
+
+void BM_RequestReplyThreadPool2Combinator(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  ThreadPool pool(2);
+  auto [tx, rx] = mpsc<ReplyTx<true>>(10);
+  pool.spawn(reply_server_combinator(std::move(rx))).detach();
+  for (auto _ : state) {
+    auto r = pool.block_on(pool.spawn(reply_client_combinator<true>(tx, n)));
+    if (r.value() != n) state.SkipWithError("a request went unanswered");
+  }
+  state.counters["per_round_trip"] = per_item(static_cast<double>(state.iterations() * n));
+}
+BENCHMARK(BM_RequestReplyThreadPool2Combinator)->Arg(1000)->UseRealTime();
 
 // ---------------------------------------------------------------------------
 // watch

@@ -219,6 +219,23 @@ TEST(ThenTest, CancellationAtEachPendingPoint) {
   EXPECT_EQ(w.outstanding(), 0);
 }
 
+// A future that counts its moves (Ready(v) at the first poll).
+struct MoveCounting {
+  using Output = int;
+  int v;
+  int* moves;
+  MoveCounting(int value, int* m) : v(value), moves(m) {}
+  MoveCounting(MoveCounting&& o) noexcept : v(o.v), moves(o.moves) { *moves += 1; }
+  Poll<int> poll(Context&) { return v; }
+};
+
+TEST(ThenTest, BuildsTheSecondFutureInPlace) {
+  int moves = 0;
+  auto t = then(ready(2), [&](int x) { return MoveCounting(x * 10, &moves); });
+  EXPECT_EQ(poll_once(t).value(), 20);
+  EXPECT_EQ(moves, 0);  // the future fn returned was never moved into the state
+}
+
 TEST(FlattenTest, AwaitsTheInnerFuture) {
   int polls = 0;
   auto f = flatten(map(ready(2), [&](int x) { return Countdown(x, x, &polls); }));

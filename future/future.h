@@ -120,6 +120,22 @@ struct DoneFlag {
 #endif
 };
 
+// ReturnedBy<Fn>: converts to what `fn()` returns by calling it. A
+// combinator that builds the future its callable returns (`then`,
+// `stream::for_each`, ...) passes one to `optional::emplace` /
+// `variant::emplace`, which then construct that future in place: the
+// conversion's prvalue initialises the stored object directly (no move of
+// the future; GCC and Clang elide it, as the proposed resolution of CWG 2327
+// asks). The conversion is noexcept when `fn` is, so that libstdc++'s
+// `variant::emplace` does not build a temporary and move it in instead.
+template <class Fn>
+struct ReturnedBy {
+  Fn fn;
+  constexpr operator std::invoke_result_t<Fn&>() noexcept(std::is_nothrow_invocable_v<Fn&>) { return fn(); }
+};
+template <class Fn>
+ReturnedBy(Fn) -> ReturnedBy<Fn>;
+
 // Whether every one of `Fs` is Unpin.
 template <class... Fs>
 inline constexpr bool kAllUnpin = (Unpin<Fs> && ...);

@@ -153,7 +153,8 @@ class [[nodiscard("futures do nothing unless polled")]] Then {
       if (p.is_pending()) return Pending{};
       Fn fn = std::move(first->fn);
       OutputOf<F> out = std::move(p).value();
-      state_.template emplace<1>(std::invoke(std::move(fn), std::move(out)));
+      state_.template emplace<1>(
+          future_internal::ReturnedBy{[&] { return std::invoke(std::move(fn), std::move(out)); }});
     }
     Poll<Output> q = std::get_if<1>(&state_)->poll(cx);
     if (q.is_ready()) state_.template emplace<2>();

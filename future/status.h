@@ -168,7 +168,8 @@ class [[nodiscard("futures do nothing unless polled")]] AndThen {
         return Output(future_internal::error_of(std::move(r)));
       }
       Fn fn = std::move(first->fn);
-      state_.template emplace<1>(future_internal::invoke_with_value(std::move(fn), std::move(r)));
+      state_.template emplace<1>(future_internal::ReturnedBy{
+          [&] { return future_internal::invoke_with_value(std::move(fn), std::move(r)); }});
     }
     Poll<Output> q = std::get_if<1>(&state_)->poll(cx);
     if (q.is_ready()) state_.template emplace<2>();
@@ -225,7 +226,8 @@ class [[nodiscard("futures do nothing unless polled")]] OrElse {
       }
       Fn fn = std::move(first->fn);
       absl::Status err = future_internal::error_of(std::move(p).value());
-      state_.template emplace<1>(std::invoke(std::move(fn), std::move(err)));
+      state_.template emplace<1>(
+          future_internal::ReturnedBy{[&] { return std::invoke(std::move(fn), std::move(err)); }});
     }
     Poll<Output> q = std::get_if<1>(&state_)->poll(cx);
     if (q.is_ready()) state_.template emplace<2>();

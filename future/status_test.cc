@@ -113,6 +113,26 @@ TEST(AndThenTest, CancelInEachState) {
   EXPECT_EQ(w.outstanding(), 0);
 }
 
+// A future of absl::StatusOr<int> that counts its moves.
+struct MoveCountingStatus {
+  using Output = absl::StatusOr<int>;
+  int v;
+  int* moves;
+  MoveCountingStatus(int value, int* m) : v(value), moves(m) {}
+  MoveCountingStatus(MoveCountingStatus&& o) noexcept : v(o.v), moves(o.moves) { *moves += 1; }
+  Poll<Output> poll(Context&) { return Output(v); }
+};
+
+TEST(AndThenTest, TheFunctionsFutureIsBuiltInPlace) {
+  int moves = 0;
+  auto a = and_then(ready(absl::StatusOr<int>(2)), [&](int x) { return MoveCountingStatus(x + 1, &moves); });
+  EXPECT_EQ(*testing::poll_once(a).value(), 3);
+  auto b = or_else(ready(absl::StatusOr<int>(absl::InternalError("x"))),
+                   [&](absl::Status) { return MoveCountingStatus(7, &moves); });
+  EXPECT_EQ(*testing::poll_once(b).value(), 7);
+  EXPECT_EQ(moves, 0);
+}
+
 TEST(OrElseTest, OkPassesThroughAndErrorRecovers) {
   int calls = 0;
   auto f = or_else(ok(3), [&](absl::Status) {

@@ -321,7 +321,7 @@ class [[nodiscard("streams do nothing unless polled")]] Then {
       if (p.is_pending()) return Pending{};
       std::optional<In>& x = p.value();
       if (!x) return std::nullopt;
-      fut_.emplace(std::invoke(fn_, std::move(*x)));
+      fut_.emplace(future_internal::ReturnedBy{[&] { return std::invoke(fn_, std::move(*x)); }});
     }
   }
 
@@ -675,7 +675,8 @@ class [[nodiscard("futures do nothing unless polled")]] Fold {
         return out;
       }
       if constexpr (kAsync) {
-        fut_.emplace(std::invoke(fn_, std::move(*acc_), std::move(*x)));
+        fut_.emplace(
+            future_internal::ReturnedBy{[&] { return std::invoke(fn_, std::move(*acc_), std::move(*x)); }});
         acc_.reset();
       } else {
         *acc_ = std::invoke(fn_, std::move(*acc_), std::move(*x));
@@ -746,7 +747,7 @@ class [[nodiscard("futures do nothing unless polled")]] ForEach {
         return Unit{};
       }
       if constexpr (kAsync) {
-        fut_.emplace(std::invoke(fn_, std::move(*x)));
+        fut_.emplace(future_internal::ReturnedBy{[&] { return std::invoke(fn_, std::move(*x)); }});
       } else {
         std::invoke(fn_, std::move(*x));
       }

@@ -678,6 +678,30 @@ TEST(ForEachTest, SyncAndAsyncFunctions) {
   EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
+// A future that counts its moves (Ready(v) at the first poll).
+struct MoveCounting {
+  using Output = int;
+  int v;
+  int* moves;
+  MoveCounting(int value, int* m) : v(value), moves(m) {}
+  MoveCounting(MoveCounting&& o) noexcept : v(o.v), moves(o.moves) { *moves += 1; }
+  Poll<int> poll(Context&) { return v; }
+};
+
+TEST(StreamTest, FutureReturnedByTheFunctionIsBuiltInPlace) {
+  int moves = 0;
+  std::vector<int> seen;
+  auto a = stream::for_each(stream::iter(iter::range(0, 3)), [&](int x) { return MoveCounting(x, &moves); });
+  EXPECT_TRUE(poll_once(a).is_ready());
+  auto b = stream::fold(stream::iter(iter::range(1, 4)), 0,
+                        [&](int acc, int x) { return MoveCounting(acc + x, &moves); });
+  EXPECT_EQ(poll_once(b).value(), 6);
+  auto c = stream::then(stream::iter(iter::range(5, 7)), [&](int x) { return MoveCounting(x * 2, &moves); });
+  EXPECT_EQ(poll_next_once(c).value(), std::optional<int>(10));
+  EXPECT_EQ(poll_next_once(c).value(), std::optional<int>(12));
+  EXPECT_EQ(moves, 0);  // no in-flight future was moved into its adaptor
+}
+
 TEST(CollectTest, IntoVectorsAndSets) {
   auto v = stream::collect<std::vector<int>>(stream::iter(iter::range(0, 3)));
   EXPECT_EQ(poll_once(v).value(), (std::vector<int>{0, 1, 2}));
