@@ -1,3 +1,5 @@
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -235,6 +237,25 @@ TEST(ThenTest, BuildsTheSecondFutureInPlace) {
   EXPECT_EQ(poll_once(t).value(), 20);
   EXPECT_EQ(moves, 0);  // the future fn returned was never moved into the state
 }
+
+#if defined(__cpp_exceptions)
+TEST(ThenTest, AnExceptionFromTheFunctionLeavesNothingBehind) {
+  int drops = 0;
+  struct Tracked {
+    explicit Tracked(int* d) : drops(d) {}
+    int* drops;
+    ~Tracked() { *drops += 1; }
+  };
+  {
+    auto t = then(ready(1), [tr = std::make_shared<Tracked>(&drops)](int) -> Ready<int> {
+      throw std::runtime_error("then");
+    });
+    EXPECT_THROW((void)poll_once(t), std::runtime_error);
+    EXPECT_EQ(drops, 1);  // the function (and its capture) died while the exception left
+  }
+  EXPECT_EQ(drops, 1);  // and only once
+}
+#endif
 
 TEST(FlattenTest, AwaitsTheInnerFuture) {
   int polls = 0;

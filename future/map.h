@@ -147,7 +147,7 @@ class [[nodiscard("futures do nothing unless polled")]] Then {
 
   Poll<Output> poll(Context& cx) {
     moved_.check(this, "Then was moved after its first poll");
-    WEFT_ASSERT(state_.index() != 2, "Then must not be polled after it returned ready");
+    WEFT_ASSERT(state_.index() < 2, "Then must not be polled after it returned ready (or threw)");
     if (auto* first = std::get_if<0>(&state_)) {
       Poll<OutputOf<F>> p = first->f.poll(cx);
       if (p.is_pending()) return Pending{};

@@ -158,7 +158,7 @@ class [[nodiscard("futures do nothing unless polled")]] AndThen {
 
   Poll<Output> poll(Context& cx) {
     moved_.check(this, "AndThen was moved after its first poll");
-    WEFT_ASSERT(state_.index() != 2, "AndThen must not be polled after it returned ready");
+    WEFT_ASSERT(state_.index() < 2, "AndThen must not be polled after it returned ready (or threw)");
     if (auto* first = std::get_if<0>(&state_)) {
       Poll<In> p = first->f.poll(cx);
       if (p.is_pending()) return Pending{};
@@ -216,7 +216,7 @@ class [[nodiscard("futures do nothing unless polled")]] OrElse {
 
   Poll<Output> poll(Context& cx) {
     moved_.check(this, "OrElse was moved after its first poll");
-    WEFT_ASSERT(state_.index() != 2, "OrElse must not be polled after it returned ready");
+    WEFT_ASSERT(state_.index() < 2, "OrElse must not be polled after it returned ready (or threw)");
     if (auto* first = std::get_if<0>(&state_)) {
       Poll<In> p = first->f.poll(cx);
       if (p.is_pending()) return Pending{};
