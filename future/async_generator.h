@@ -223,7 +223,7 @@ class [[nodiscard("streams do nothing unless polled")]] AsyncGenerator {
 
   // Re-polls the future the body is suspended on; true when the body may be
   // resumed. Hosted: an exception the future throws is handed to the body,
-  // which rethrows it at its `co_await` (future_internal::RethrowingAwaiter).
+  // which rethrows it at its `co_await` (future_internal::FutureAwaiter::await_resume).
   [[gnu::noinline]] static bool repoll_awaited(promise_type& p, Context& cx) {
     p.cx = &cx;
 #if defined(__cpp_exceptions)

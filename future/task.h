@@ -88,7 +88,7 @@ namespace future_internal {
 // `out` is set by `co_return` and taken by the owner once the body finished;
 // `error` (hosted) holds an exception that escaped the body, or, while the
 // body is resumed at a `co_await`, one that the awaited future threw on a
-// re-poll (`future_internal::RethrowingAwaiter` rethrows it inside the body).
+// re-poll (`future_internal::FutureAwaiter::await_resume` rethrows it inside the body).
 template <class Out>
 struct TaskPromiseBase : AwaitingPromise {
   std::optional<Out> out;
@@ -189,7 +189,7 @@ class [[nodiscard("futures do nothing unless polled")]] Task {
       if (!p.poll_awaited(cx)) return suspended(p);
     } catch (...) {
       // The awaited future threw: resume the body, which rethrows it at the
-      // `co_await` (future_internal::RethrowingAwaiter).
+      // `co_await` (future_internal::FutureAwaiter::await_resume).
       p.awaiting = nullptr;
       p.repoll = nullptr;
       p.error = std::current_exception();

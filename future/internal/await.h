@@ -31,12 +31,14 @@
 // awaiter and the awaited temporary (cancellation), in reverse order of
 // construction.
 //
-// Costs: the awaiter is a reference, an optional output and a pointer; no
-// allocation, no copy of the future. Freestanding.
+// Costs: the awaiter is a reference, a pointer and room for the output (no
+// flag: see FutureAwaiter); no allocation, no copy of the future.
+// Freestanding.
 #ifndef WEFT_FUTURE_INTERNAL_AWAIT_H_
 #define WEFT_FUTURE_INTERNAL_AWAIT_H_
 
 #include <coroutine>
+#include <new>
 #if defined(__cpp_exceptions)
 #include <exception>
 #endif
@@ -81,6 +83,16 @@ struct IsStdOptional<std::optional<T>> : std::true_type {};
 
 // FutureAwaiter<F>: `F` is a future type (owned) or an lvalue reference to one
 // (borrowed).
+//
+// The output lives in raw storage with no "engaged" flag: it is constructed
+// by the poll that returned Ready, and that poll is always followed at once
+// by `await_resume` (directly from `await_ready`, or by the owner's resume
+// right after the re-poll), which moves it out and destroys it. A frame
+// destroyed at the suspension point never holds one. Hosted builds check
+// `promise->error` in `await_resume`: an exception the awaited future threw
+// on a re-poll (outside the body, in the owner's poll, which stores it and
+// resumes) is rethrown there, inside the body, where its own `try` can catch
+// it.
 template <class F>
 class FutureAwaiter {
   using Fut = std::remove_reference_t<F>;
@@ -90,6 +102,10 @@ class FutureAwaiter {
 
   template <class G>
   FutureAwaiter(G&& f, AwaitingPromise* promise) : f_(std::forward<G>(f)), promise_(promise) {}
+  // Built in place in the frame (a prvalue), never copied or moved.
+  FutureAwaiter(const FutureAwaiter&) = delete;
+  FutureAwaiter& operator=(const FutureAwaiter&) = delete;
+  ~FutureAwaiter() {}  // the output (if any) was destroyed by await_resume
 
   bool await_ready() {
     WEFT_ASSERT(promise_->cx != nullptr, "co_await of a future outside of a poll");
@@ -100,19 +116,29 @@ class FutureAwaiter {
     promise_->repoll = &repoll_impl;
   }
   Output await_resume() {
-    WEFT_ASSERT(out_.has_value(), "co_await resumed before its future was ready");
+#if defined(__cpp_exceptions)
+    if (promise_->error) [[unlikely]] {
+      WEFT_ASSERT(!ready_.is_set(), "co_await: an output and an exception at once");
+      std::rethrow_exception(std::exchange(promise_->error, nullptr));
+    }
+#endif
+    WEFT_ASSERT(ready_.is_set(), "co_await resumed before its future was ready");
+    Output& o = out_;
+    struct Destroy {
+      Output& o;
+      ~Destroy() { o.~Output(); }
+    } destroy{o};
     if constexpr (IsStdOptional<Output>::value) {
-      // Member by member: `*out_` was just written as value + flag (two
-      // narrow stores); a whole-object copy reads it back as one 16-byte
-      // load, which cannot be forwarded from them (a store-forwarding stall
-      // of ~4 ns: most of `while (auto v = co_await rx.recv())` on a
+      // Member by member: `o` was just written as value + flag (two narrow
+      // stores); a whole-object copy reads it back as one 16-byte load,
+      // which cannot be forwarded from them (a store-forwarding stall of
+      // ~4 ns: most of `while (auto v = co_await rx.recv())` on a
       // single-thread channel). Reading the flag and the value separately
       // forwards from each store.
-      Output& o = *out_;
       if (!o.has_value()) return Output();
       return Output(std::in_place, std::move(*o));
     } else {
-      return std::move(*out_);
+      return std::move(o);
     }
   }
 
@@ -120,17 +146,34 @@ class FutureAwaiter {
   bool poll_now(Context& cx) {
     Poll<Output> p = f_.poll(cx);
     if (p.is_pending()) return false;
-    out_.emplace(std::move(p).value());
+    ::new (static_cast<void*>(&out_)) Output(std::move(p).value());
+    ready_.set();
     return true;
   }
   static bool repoll_impl(void* self, Context& cx) { return static_cast<FutureAwaiter*>(self)->poll_now(cx); }
 
+  // "An output is stored", for the debug checks only (empty in release).
+  struct DebugFlag {
+#if WEFT_DEBUG_CHECKS
+    bool set_ = false;
+    bool is_set() const noexcept { return set_; }
+    void set() noexcept { set_ = true; }
+#else
+    static constexpr bool is_set() noexcept { return true; }
+    void set() noexcept {}
+#endif
+  };
+
   F f_;
   AwaitingPromise* promise_;
-  std::optional<Output> out_;
+  union {
+    Output out_;  // alive from a Ready poll until await_resume
+  };
+  [[no_unique_address]] DebugFlag ready_;
 };
 
-// The awaiter for `co_await f` (lvalue: borrowed; rvalue: owned).
+// The awaiter for `co_await f` (lvalue: borrowed; rvalue: owned) in a
+// coroutine's `await_transform`.
 //
 // Both are awaited in place, by reference: an rvalue operand (a temporary,
 // or `std::move(x)`) lives until the end of the full-expression that holds
@@ -141,39 +184,8 @@ class FutureAwaiter {
 // completed, not moved-from; it is destroyed with its scope.
 template <class F>
   requires Future<std::remove_cvref_t<F>>
-auto await_future(F&& f, AwaitingPromise* promise) {
+FutureAwaiter<std::remove_cvref_t<F>&> await_in_body(F&& f, AwaitingPromise* promise) {
   return FutureAwaiter<std::remove_cvref_t<F>&>(f, promise);
-}
-
-#if defined(__cpp_exceptions)
-// Wraps a FutureAwaiter so that an exception the awaited future threw on a
-// re-poll (outside the body, in the owner's poll, which stores it in
-// `promise->error` and resumes) is rethrown inside the body at the
-// `co_await`, where the body's own `try` can catch it.
-template <class Inner>
-struct RethrowingAwaiter {
-  Inner inner;
-  AwaitingPromise* promise;
-
-  bool await_ready() { return inner.await_ready(); }
-  void await_suspend(std::coroutine_handle<> h) noexcept { inner.await_suspend(h); }
-  decltype(auto) await_resume() {
-    if (promise->error) std::rethrow_exception(std::exchange(promise->error, nullptr));
-    return inner.await_resume();
-  }
-};
-#endif
-
-// What a coroutine's `await_transform` returns for a Future.
-template <class F>
-  requires Future<std::remove_cvref_t<F>>
-auto await_in_body(F&& f, AwaitingPromise* promise) {
-#if defined(__cpp_exceptions)
-  using Inner = decltype(await_future(std::forward<F>(f), promise));
-  return RethrowingAwaiter<Inner>{await_future(std::forward<F>(f), promise), promise};
-#else
-  return await_future(std::forward<F>(f), promise);
-#endif
 }
 
 }  // namespace weft::future_internal
