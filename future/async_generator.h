@@ -197,10 +197,12 @@ class [[nodiscard("streams do nothing unless polled")]] AsyncGenerator {
     WEFT_ASSERT(!ended_, "AsyncGenerator must not be polled after it returned the end");
     if (!h_) return end();
     promise_type& p = h_.promise();
-    if (p.awaiting != nullptr && !repoll_awaited(p, cx)) return Pending{};
-    // One unit of the cooperative budget per resumption of the body (an
-    // awaited output stays in the frame until the next poll).
+    // One unit of the cooperative budget per resumption of the body, taken
+    // before the awaited future is re-polled: a re-poll that returns Ready
+    // must be followed by the resumption at once (its output is destroyed
+    // by the body's `await_resume`, nowhere else; future/internal/await.h).
     if (!cx.poll_proceed()) return Pending{};
+    if (p.awaiting != nullptr && !repoll_awaited(p, cx)) return Pending{};
     // The hot path (kept small so that it inlines into the consumer):
     // resume the body until its next co_yield, co_await of a Pending future,
     // or end. `resume` does not throw: the body's exceptions are caught by

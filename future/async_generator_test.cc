@@ -11,6 +11,7 @@
 #include <stdexcept>
 #endif
 
+#include "future/map.h"
 #include "future/ready.h"
 #include "future/stream.h"
 #include "future/task.h"
@@ -207,7 +208,7 @@ TEST(AsyncGeneratorTest, AGeneratorThatNeverAwaitsStillYieldsToItsExecutor) {
   EXPECT_EQ(w.wakes(), 1);
 }
 
-TEST(AsyncGeneratorTest, AnAwaitedOutputSurvivesABudgetStop) {
+TEST(AsyncGeneratorTest, ASpentBudgetStopsBeforeTheAwaitedFutureIsRepolled) {
   CountingWaker w;  // first: it must outlive every waker clone in the test
   bool gate = false;
   Waker slot;
@@ -218,12 +219,41 @@ TEST(AsyncGeneratorTest, AnAwaitedOutputSurvivesABudgetStop) {
   Budget budget(1);
   EXPECT_TRUE(poll_next_once(g, w, &budget).is_pending());  // awaiting the gate
   gate = true;
-  EXPECT_TRUE(poll_next_once(g, w, &budget).is_pending());  // ready, but no budget left
-  EXPECT_EQ(polls, 2);
+  EXPECT_TRUE(poll_next_once(g, w, &budget).is_pending());  // no budget left: not re-polled
+  EXPECT_EQ(polls, 1);
   budget.refill(1);
   EXPECT_EQ(poll_next_once(g, w, &budget).value(), std::optional<int>(9));
-  EXPECT_EQ(polls, 2);  // the output was kept, not polled for again
+  EXPECT_EQ(polls, 2);
   slot = Waker();
+}
+
+// An output that counts its constructions and destructions.
+struct Counted {
+  static inline int alive = 0;
+  int v;
+  explicit Counted(int x) : v(x) { alive += 1; }
+  Counted(Counted&& o) noexcept : v(o.v) { alive += 1; }
+  ~Counted() { alive -= 1; }
+};
+
+TEST(AsyncGeneratorTest, DroppedAfterABudgetStopLeavesNoAwaitedOutputBehind) {
+  CountingWaker w;  // first: it must outlive every waker clone in the test
+  ASSERT_EQ(Counted::alive, 0);
+  {
+    bool gate = false;
+    Waker slot;
+    int polls = 0;
+    auto g = [](const bool* gt, Waker* sl, int* pl) -> AsyncGenerator<int> {
+      Counted c = co_await map(Gate(9, gt, sl, pl), [](int x) { return Counted(x); });
+      co_yield c.v;
+    }(&gate, &slot, &polls);
+    Budget budget(1);
+    EXPECT_TRUE(poll_next_once(g, w, &budget).is_pending());  // awaiting the gate
+    gate = true;
+    EXPECT_TRUE(poll_next_once(g, w, &budget).is_pending());  // budget spent
+    slot = Waker();
+  }  // dropped here, suspended at the co_await
+  EXPECT_EQ(Counted::alive, 0);
 }
 
 TEST(AsyncGeneratorTest, MayMoveBetweenPolls) {

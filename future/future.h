@@ -126,8 +126,11 @@ struct DoneFlag {
 // `variant::emplace`, which then construct that future in place: the
 // conversion's prvalue initialises the stored object directly (no move of
 // the future; GCC and Clang elide it, as the proposed resolution of CWG 2327
-// asks). The conversion is noexcept when `fn` is, so that libstdc++'s
-// `variant::emplace` does not build a temporary and move it in instead.
+// asks). (libstdc++'s `variant::emplace` still builds a temporary and
+// move-assigns it when the conversion may throw and the alternative is
+// small and trivially copyable: a memcpy. Callers that replace a variant's
+// alternative therefore empty it first, so that `fn` runs in the same state
+// on every path.)
 template <class Fn>
 struct ReturnedBy {
   Fn fn;

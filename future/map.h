@@ -127,7 +127,8 @@ constexpr Inspect<std::remove_cvref_t<F>, Fn> inspect(F&& f, Fn fn) {
 }
 
 // Then<F, Fn>: the future returned by `then()`. States: First(F, Fn) ->
-// Second(G) -> Done, one alive at a time.
+// Second(G) -> Done, one alive at a time: F is destroyed before `fn` runs
+// and G is built in place, so an output of F must not borrow from F.
 template <Future F, class Fn>
 class [[nodiscard("futures do nothing unless polled")]] Then {
   using G = std::invoke_result_t<Fn&&, OutputOf<F>&&>;
@@ -153,6 +154,7 @@ class [[nodiscard("futures do nothing unless polled")]] Then {
       if (p.is_pending()) return Pending{};
       Fn fn = std::move(first->fn);
       OutputOf<F> out = std::move(p).value();
+      state_.template emplace<2>();  // F is destroyed before fn runs (see ReturnedBy)
       state_.template emplace<1>(
           future_internal::ReturnedBy{[&] { return std::invoke(std::move(fn), std::move(out)); }});
     }

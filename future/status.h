@@ -132,7 +132,8 @@ struct AndThenResult<Fn, absl::StatusOr<T>> {
 }  // namespace future_internal
 
 // AndThen<F, Fn>: the future returned by `and_then()`. States: First(F, Fn)
-// -> Second(G) -> Done, one alive at a time.
+// -> Second(G) -> Done, one alive at a time (F is destroyed before `fn`
+// runs; G is built in place).
 template <Future F, class Fn>
 class [[nodiscard("futures do nothing unless polled")]] AndThen {
   using In = OutputOf<F>;
@@ -168,6 +169,7 @@ class [[nodiscard("futures do nothing unless polled")]] AndThen {
         return Output(future_internal::error_of(std::move(r)));
       }
       Fn fn = std::move(first->fn);
+      state_.template emplace<2>();  // F is destroyed before fn runs (see ReturnedBy)
       state_.template emplace<1>(future_internal::ReturnedBy{
           [&] { return future_internal::invoke_with_value(std::move(fn), std::move(r)); }});
     }
@@ -226,6 +228,7 @@ class [[nodiscard("futures do nothing unless polled")]] OrElse {
       }
       Fn fn = std::move(first->fn);
       absl::Status err = future_internal::error_of(std::move(p).value());
+      state_.template emplace<2>();  // F is destroyed before fn runs (see ReturnedBy)
       state_.template emplace<1>(
           future_internal::ReturnedBy{[&] { return std::invoke(std::move(fn), std::move(err)); }});
     }

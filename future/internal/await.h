@@ -60,7 +60,8 @@ struct AwaitingPromise {
   bool (*repoll)(void* awaiter, Context& cx) = nullptr;    // true once it is ready
 #if defined(__cpp_exceptions)
   // An exception from the body (unhandled_exception) or from a re-poll of
-  // the awaited future in the owner's poll; see `await_in_body`.
+  // the awaited future in the owner's poll; `FutureAwaiter::await_resume`
+  // rethrows the latter in the body.
   std::exception_ptr error;
 #endif
 
@@ -105,7 +106,9 @@ class FutureAwaiter {
   // Built in place in the frame (a prvalue), never copied or moved.
   FutureAwaiter(const FutureAwaiter&) = delete;
   FutureAwaiter& operator=(const FutureAwaiter&) = delete;
-  ~FutureAwaiter() {}  // the output (if any) was destroyed by await_resume
+  ~FutureAwaiter() {
+    WEFT_ASSERT(!ready_.is_set(), "co_await: a Ready output was never resumed into the body (leaked)");
+  }
 
   bool await_ready() {
     WEFT_ASSERT(promise_->cx != nullptr, "co_await of a future outside of a poll");
@@ -125,9 +128,12 @@ class FutureAwaiter {
     WEFT_ASSERT(ready_.is_set(), "co_await resumed before its future was ready");
     Output& o = out_;
     struct Destroy {
-      Output& o;
-      ~Destroy() { o.~Output(); }
-    } destroy{o};
+      FutureAwaiter& a;
+      ~Destroy() {
+        a.out_.~Output();
+        a.ready_.clear();
+      }
+    } destroy{*this};
     if constexpr (IsStdOptional<Output>::value) {
       // Member by member: `o` was just written as value + flag (two narrow
       // stores); a whole-object copy reads it back as one 16-byte load,
@@ -158,9 +164,11 @@ class FutureAwaiter {
     bool set_ = false;
     bool is_set() const noexcept { return set_; }
     void set() noexcept { set_ = true; }
+    void clear() noexcept { set_ = false; }
 #else
     static constexpr bool is_set() noexcept { return true; }
     void set() noexcept {}
+    void clear() noexcept {}
 #endif
   };
 
