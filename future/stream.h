@@ -141,6 +141,25 @@ StreamClosure(Fn) -> StreamClosure<Fn>;
 // An empty member for the `if constexpr` parts of a template.
 struct StreamNothing {};
 
+// InFlight<R, kUnpin>: the optional in-flight future of an async adaptor
+// (`then`, `fold`, `for_each`). When the adaptor is not Unpin it moves only
+// before its first poll, when this is empty, so it moves as empty without
+// reading the source (debug builds check that it is). This also spares GCC
+// 12 at -O1 a false -Wmaybe-uninitialized on the never-engaged payload
+// (the ubsan build, for a `for_each` over mpsc sends).
+template <class R, bool kUnpin>
+struct InFlight : std::optional<R> {
+  InFlight() = default;
+};
+template <class R>
+struct InFlight<R, false> : std::optional<R> {
+  InFlight() = default;
+  InFlight(InFlight&& o) noexcept : std::optional<R>() {
+    WEFT_ASSERT(!o.has_value(), "a stream adaptor that is not Unpin was moved while a future was in flight");
+  }
+  InFlight& operator=(InFlight&&) = delete;
+};
+
 // Pushes into a container with push_back, else insert.
 template <class C, class X>
 void stream_push(C& c, X&& x) {
@@ -328,7 +347,7 @@ class [[nodiscard("streams do nothing unless polled")]] Then {
  private:
   S s_;
   [[no_unique_address]] Fn fn_;
-  std::optional<G> fut_;
+  future_internal::InFlight<G, kUnpin> fut_;
   [[no_unique_address]] future_internal::MoveGuard<kUnpin> moved_;
 };
 
@@ -646,7 +665,7 @@ class [[nodiscard("futures do nothing unless polled")]] Fold {
   static constexpr bool kAsync = Future<R> && !std::is_convertible_v<R, B>;
   static_assert(kAsync || std::is_convertible_v<R, B>,
                 "stream::fold: the function must return the accumulator type or a future of it");
-  using Fut = std::conditional_t<kAsync, std::optional<R>, future_internal::StreamNothing>;
+  using Fut = std::conditional_t<kAsync, future_internal::InFlight<R, Unpin<S> && Unpin<R>>, future_internal::StreamNothing>;
 
  public:
   using Output = B;
@@ -721,7 +740,7 @@ class [[nodiscard("futures do nothing unless polled")]] ForEach {
   using In = StreamItemOf<S>;
   using R = std::invoke_result_t<Fn&, In&&>;
   static constexpr bool kAsync = Future<R>;
-  using Fut = std::conditional_t<kAsync, std::optional<R>, future_internal::StreamNothing>;
+  using Fut = std::conditional_t<kAsync, future_internal::InFlight<R, Unpin<S> && Unpin<R>>, future_internal::StreamNothing>;
 
  public:
   using Output = Unit;
