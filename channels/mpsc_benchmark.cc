@@ -185,120 +185,65 @@ auto consume_combinator(Rx rx) {
   return stream::fold(std::move(rx), std::int64_t{0}, [](std::int64_t a, std::int64_t v) { return a + v; });
 }
 
-template <bool kAsyncSend, class Make>
-void run_local_combinator(benchmark::State& state, Make make) {
-  const int producers = static_cast<int>(state.range(0));
-  LocalExecutor ex;
-  for (auto _ : state) {
-    auto [tx, rx] = make();
-    for (int p = 0; p < producers; ++p) {
-      if constexpr (kAsyncSend) {
-        ex.spawn_detached(produce_combinator(tx, kMessages / producers));
-      } else {
-        ex.spawn_detached(produce_sync_combinator(tx, kMessages / producers));
-      }
+// How the producer and consumer tasks are written.
+enum class Style { kTask, kCombinator, kRaw };
+
+template <Style kStyle, bool kAsyncSend, class Tx>
+auto make_producer(Tx tx, std::int64_t n) {
+  if constexpr (kStyle == Style::kTask) {
+    if constexpr (kAsyncSend) {
+      return produce_async(std::move(tx), n);
+    } else {
+      return produce_sync(std::move(tx), n);
     }
-    { auto gone = std::move(tx); }
-    std::int64_t sum = ex.block_on(ex.spawn_local(consume_combinator(std::move(rx)))).value();
-    if (sum != kMessages / producers * (kMessages / producers - 1) / 2 * producers) {
-      state.SkipWithError("messages lost");
+  } else if constexpr (kStyle == Style::kCombinator) {
+    if constexpr (kAsyncSend) {
+      return produce_combinator(std::move(tx), n);
+    } else {
+      return produce_sync_combinator(std::move(tx), n);
     }
+  } else if constexpr (kAsyncSend) {
+    return ProduceLoop<Tx>(std::move(tx), n);
+  } else {
+    return ProduceSyncLoop<Tx>(std::move(tx), n);
   }
-  state.counters["ns_per_msg"] = per_item(static_cast<double>(state.iterations() * kMessages));
 }
 
-template <bool kAsyncSend, class Make>
-void run_pool_combinator(benchmark::State& state, Make make) {
-  const int producers = static_cast<int>(state.range(0));
-  ThreadPool pool(2);
-  for (auto _ : state) {
-    auto [tx, rx] = make();
-    std::vector<JoinHandle<Unit>> hs;
-    for (int p = 0; p < producers; ++p) {
-      if constexpr (kAsyncSend) {
-        hs.push_back(pool.spawn(produce_combinator(tx, kMessages / producers)));
-      } else {
-        hs.push_back(pool.spawn(produce_sync_combinator(tx, kMessages / producers)));
-      }
-    }
-    { auto gone = std::move(tx); }
-    std::int64_t sum = pool.block_on(pool.spawn(consume_combinator(std::move(rx)))).value();
-    for (auto& h : hs) (void)pool.block_on(std::move(h));
-    if (sum != kMessages / producers * (kMessages / producers - 1) / 2 * producers) {
-      state.SkipWithError("messages lost");
-    }
+template <Style kStyle, class Rx>
+auto make_consumer(Rx rx) {
+  if constexpr (kStyle == Style::kTask) {
+    return consume(std::move(rx));
+  } else if constexpr (kStyle == Style::kCombinator) {
+    return consume_combinator(std::move(rx));
+  } else {
+    return ConsumeLoop<Rx>(std::move(rx));
   }
-  state.counters["ns_per_msg"] = per_item(static_cast<double>(state.iterations() * kMessages));
 }
 
-template <bool kAsyncSend, class Make>
-void run_local_raw(benchmark::State& state, Make make) {
-  const int producers = static_cast<int>(state.range(0));
-  LocalExecutor ex;
-  for (auto _ : state) {
-    auto [tx, rx] = make();
-    using Tx = std::remove_cvref_t<decltype(tx)>;
-    for (int p = 0; p < producers; ++p) {
-      if constexpr (kAsyncSend) {
-        ex.spawn_detached(ProduceLoop<Tx>(tx, kMessages / producers));
-      } else {
-        ex.spawn_detached(ProduceSyncLoop<Tx>(tx, kMessages / producers));
-      }
-    }
-    { auto gone = std::move(tx); }
-    using Rx = std::remove_cvref_t<decltype(rx)>;
-    std::int64_t sum = ex.block_on(ex.spawn_local(ConsumeLoop<Rx>(std::move(rx)))).value();
-    benchmark::DoNotOptimize(sum);
-  }
-  state.counters["ns_per_msg"] = per_item(static_cast<double>(state.iterations() * kMessages));
-}
-
-template <bool kAsyncSend, class Make>
-void run_pool_raw(benchmark::State& state, Make make) {
-  const int producers = static_cast<int>(state.range(0));
-  ThreadPool pool(2);
-  for (auto _ : state) {
-    auto [tx, rx] = make();
-    using Tx = std::remove_cvref_t<decltype(tx)>;
-    std::vector<JoinHandle<Unit>> hs;
-    for (int p = 0; p < producers; ++p) {
-      if constexpr (kAsyncSend) {
-        hs.push_back(pool.spawn(ProduceLoop<Tx>(tx, kMessages / producers)));
-      } else {
-        hs.push_back(pool.spawn(ProduceSyncLoop<Tx>(tx, kMessages / producers)));
-      }
-    }
-    { auto gone = std::move(tx); }
-    using Rx = std::remove_cvref_t<decltype(rx)>;
-    std::int64_t sum = pool.block_on(pool.spawn(ConsumeLoop<Rx>(std::move(rx)))).value();
-    for (auto& h : hs) (void)pool.block_on(std::move(h));
-    benchmark::DoNotOptimize(sum);
-  }
-  state.counters["ns_per_msg"] = per_item(static_cast<double>(state.iterations() * kMessages));
+// Every producer sends 0..n-1: the consumer's sum must be this.
+std::int64_t expected_sum(int producers) {
+  const std::int64_t n = kMessages / producers;
+  return n * (n - 1) / 2 * producers;
 }
 
 // Spawns `producers` producer tasks and one consumer; runs to completion.
-template <bool kAsyncSend, class Make>
+template <Style kStyle, bool kAsyncSend, class Make>
 void run_local(benchmark::State& state, Make make) {
   const int producers = static_cast<int>(state.range(0));
   LocalExecutor ex;
   for (auto _ : state) {
     auto [tx, rx] = make();
     for (int p = 0; p < producers; ++p) {
-      if constexpr (kAsyncSend) {
-        ex.spawn_detached(produce_async(tx, kMessages / producers));
-      } else {
-        ex.spawn_detached(produce_sync(tx, kMessages / producers));
-      }
+      ex.spawn_detached(make_producer<kStyle, kAsyncSend>(tx, kMessages / producers));
     }
     { auto gone = std::move(tx); }
-    std::int64_t sum = ex.block_on(ex.spawn_local(consume(std::move(rx)))).value();
-    benchmark::DoNotOptimize(sum);
+    std::int64_t sum = ex.block_on(ex.spawn_local(make_consumer<kStyle>(std::move(rx)))).value();
+    if (sum != expected_sum(producers)) state.SkipWithError("messages lost");
   }
   state.counters["ns_per_msg"] = per_item(static_cast<double>(state.iterations() * kMessages));
 }
 
-template <bool kAsyncSend, class Make>
+template <Style kStyle, bool kAsyncSend, class Make>
 void run_pool(benchmark::State& state, Make make) {
   const int producers = static_cast<int>(state.range(0));
   ThreadPool pool(2);
@@ -306,16 +251,12 @@ void run_pool(benchmark::State& state, Make make) {
     auto [tx, rx] = make();
     std::vector<JoinHandle<Unit>> hs;
     for (int p = 0; p < producers; ++p) {
-      if constexpr (kAsyncSend) {
-        hs.push_back(pool.spawn(produce_async(tx, kMessages / producers)));
-      } else {
-        hs.push_back(pool.spawn(produce_sync(tx, kMessages / producers)));
-      }
+      hs.push_back(pool.spawn(make_producer<kStyle, kAsyncSend>(tx, kMessages / producers)));
     }
     { auto gone = std::move(tx); }
-    std::int64_t sum = pool.block_on(pool.spawn(consume(std::move(rx)))).value();
+    std::int64_t sum = pool.block_on(pool.spawn(make_consumer<kStyle>(std::move(rx)))).value();
     for (auto& h : hs) (void)pool.block_on(std::move(h));
-    benchmark::DoNotOptimize(sum);
+    if (sum != expected_sum(producers)) state.SkipWithError("messages lost");
   }
   state.counters["ns_per_msg"] = per_item(static_cast<double>(state.iterations() * kMessages));
 }
@@ -323,17 +264,17 @@ void run_pool(benchmark::State& state, Make make) {
 // ---- weft mpsc ----
 
 void BM_Mpsc_Bounded_Local(benchmark::State& state) {
-  run_local<true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
+  run_local<Style::kTask, true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
 }
 BENCHMARK(BM_Mpsc_Bounded_Local)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
 
 void BM_Mpsc_Unbounded_Local(benchmark::State& state) {
-  run_local<false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
+  run_local<Style::kTask, false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
 }
 BENCHMARK(BM_Mpsc_Unbounded_Local)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
 
 void BM_Mpsc_Bounded_Pool2(benchmark::State& state) {
-  run_pool<true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
+  run_pool<Style::kTask, true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
 }
 BENCHMARK(BM_Mpsc_Bounded_Pool2)
     ->Arg(1)
@@ -343,7 +284,7 @@ BENCHMARK(BM_Mpsc_Bounded_Pool2)
     ->UseRealTime();
 
 void BM_Mpsc_Unbounded_Pool2(benchmark::State& state) {
-  run_pool<false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
+  run_pool<Style::kTask, false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
 }
 BENCHMARK(BM_Mpsc_Unbounded_Pool2)
     ->Arg(1)
@@ -355,34 +296,34 @@ BENCHMARK(BM_Mpsc_Unbounded_Pool2)
 // ---- weft local_mpsc ----
 
 void BM_LocalMpsc_Bounded_Local(benchmark::State& state) {
-  run_local<true>(state, [] { return local_mpsc<std::int64_t>(kCapacity); });
+  run_local<Style::kTask, true>(state, [] { return local_mpsc<std::int64_t>(kCapacity); });
 }
 BENCHMARK(BM_LocalMpsc_Bounded_Local)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
 
 void BM_LocalMpsc_Unbounded_Local(benchmark::State& state) {
-  run_local<false>(state, [] { return local_unbounded_mpsc<std::int64_t>(); });
+  run_local<Style::kTask, false>(state, [] { return local_unbounded_mpsc<std::int64_t>(); });
 }
 BENCHMARK(BM_LocalMpsc_Unbounded_Local)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
 
 // ---- stream combinators instead of Task coroutines ----
 
 void BM_Mpsc_Bounded_Local_Combinator(benchmark::State& state) {
-  run_local_combinator<true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
+  run_local<Style::kCombinator, true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
 }
 BENCHMARK(BM_Mpsc_Bounded_Local_Combinator)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
 
 void BM_Mpsc_Unbounded_Local_Combinator(benchmark::State& state) {
-  run_local_combinator<false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
+  run_local<Style::kCombinator, false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
 }
 BENCHMARK(BM_Mpsc_Unbounded_Local_Combinator)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
 
 void BM_LocalMpsc_Bounded_Local_Combinator(benchmark::State& state) {
-  run_local_combinator<true>(state, [] { return local_mpsc<std::int64_t>(kCapacity); });
+  run_local<Style::kCombinator, true>(state, [] { return local_mpsc<std::int64_t>(kCapacity); });
 }
 BENCHMARK(BM_LocalMpsc_Bounded_Local_Combinator)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
 
 void BM_LocalMpsc_Unbounded_Local_Combinator(benchmark::State& state) {
-  run_local_combinator<false>(state, [] { return local_unbounded_mpsc<std::int64_t>(); });
+  run_local<Style::kCombinator, false>(state, [] { return local_unbounded_mpsc<std::int64_t>(); });
 }
 BENCHMARK(BM_LocalMpsc_Unbounded_Local_Combinator)
     ->Arg(1)
@@ -391,7 +332,7 @@ BENCHMARK(BM_LocalMpsc_Unbounded_Local_Combinator)
     ->Unit(benchmark::kMillisecond);
 
 void BM_Mpsc_Bounded_Pool2_Combinator(benchmark::State& state) {
-  run_pool_combinator<true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
+  run_pool<Style::kCombinator, true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
 }
 BENCHMARK(BM_Mpsc_Bounded_Pool2_Combinator)
     ->Arg(1)
@@ -401,7 +342,7 @@ BENCHMARK(BM_Mpsc_Bounded_Pool2_Combinator)
     ->UseRealTime();
 
 void BM_Mpsc_Unbounded_Pool2_Combinator(benchmark::State& state) {
-  run_pool_combinator<false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
+  run_pool<Style::kCombinator, false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
 }
 BENCHMARK(BM_Mpsc_Unbounded_Pool2_Combinator)
     ->Arg(1)
@@ -413,27 +354,27 @@ BENCHMARK(BM_Mpsc_Unbounded_Pool2_Combinator)
 // ---- hand-written futures instead of Task coroutines ----
 
 void BM_Mpsc_Bounded_Local_Raw(benchmark::State& state) {
-  run_local_raw<true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
+  run_local<Style::kRaw, true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
 }
 BENCHMARK(BM_Mpsc_Bounded_Local_Raw)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
 
 void BM_Mpsc_Unbounded_Local_Raw(benchmark::State& state) {
-  run_local_raw<false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
+  run_local<Style::kRaw, false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
 }
 BENCHMARK(BM_Mpsc_Unbounded_Local_Raw)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
 
 void BM_LocalMpsc_Bounded_Local_Raw(benchmark::State& state) {
-  run_local_raw<true>(state, [] { return local_mpsc<std::int64_t>(kCapacity); });
+  run_local<Style::kRaw, true>(state, [] { return local_mpsc<std::int64_t>(kCapacity); });
 }
 BENCHMARK(BM_LocalMpsc_Bounded_Local_Raw)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
 
 void BM_LocalMpsc_Unbounded_Local_Raw(benchmark::State& state) {
-  run_local_raw<false>(state, [] { return local_unbounded_mpsc<std::int64_t>(); });
+  run_local<Style::kRaw, false>(state, [] { return local_unbounded_mpsc<std::int64_t>(); });
 }
 BENCHMARK(BM_LocalMpsc_Unbounded_Local_Raw)->Arg(1)->Arg(4)->ArgName("producers")->Unit(benchmark::kMillisecond);
 
 void BM_Mpsc_Bounded_Pool2_Raw(benchmark::State& state) {
-  run_pool_raw<true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
+  run_pool<Style::kRaw, true>(state, [] { return mpsc<std::int64_t>(kCapacity); });
 }
 BENCHMARK(BM_Mpsc_Bounded_Pool2_Raw)
     ->Arg(1)
@@ -443,7 +384,7 @@ BENCHMARK(BM_Mpsc_Bounded_Pool2_Raw)
     ->UseRealTime();
 
 void BM_Mpsc_Unbounded_Pool2_Raw(benchmark::State& state) {
-  run_pool_raw<false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
+  run_pool<Style::kRaw, false>(state, [] { return unbounded_mpsc<std::int64_t>(); });
 }
 BENCHMARK(BM_Mpsc_Unbounded_Pool2_Raw)
     ->Arg(1)
