@@ -201,28 +201,13 @@ BENCHMARK(BM_OneshotRoundTripThreadPool2)->Arg(10000)->UseRealTime();
 template <bool kSync>
 using ReplyTx = OneshotSender<Unit, kSync>;
 
-template <class Rx>
-Task<> reply_server(Rx rx) {
-  while (auto reply = co_await rx.recv()) (void)reply->send(Unit{});
-}
-
-template <bool kSync, class Tx>
-Task<std::int64_t> reply_client(Tx tx, std::int64_t n) {
-  std::int64_t answered = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    auto [o_tx, o_rx] = [] {
-      if constexpr (kSync) {
-        return oneshot<Unit>();
-      } else {
-        return local_oneshot<Unit>();
-      }
-    }();
-    auto sent = co_await tx.send(std::move(o_tx));
-    if (!sent.is_ok()) break;
-    auto answer = co_await o_rx;
-    if (answer.is_ok()) ++answered;
+template <bool kSync>
+auto make_reply_oneshot() {
+  if constexpr (kSync) {
+    return oneshot<Unit>();
+  } else {
+    return local_oneshot<Unit>();
   }
-  co_return answered;
 }
 
 template <bool kSync>
@@ -234,52 +219,29 @@ auto make_request_channel() {
   }
 }
 
-template <bool kSync>
-void local_request_reply(benchmark::State& state) {
-  const std::int64_t n = state.range(0);
-  LocalExecutor ex;
-  auto [tx, rx] = make_request_channel<kSync>();
-  ex.spawn_local(reply_server(std::move(rx))).detach();
-  for (auto _ : state) {
-    std::int64_t answered = ex.block_on(reply_client<kSync>(tx, n));
-    if (answered != n) state.SkipWithError("a request went unanswered");
-  }
-  state.counters["per_round_trip"] = per_item(static_cast<double>(state.iterations() * n));
+template <class Rx>
+Task<> reply_server(Rx rx) {
+  while (auto reply = co_await rx.recv()) (void)reply->send(Unit{});
 }
-void BM_RequestReplyLocalExecutor(benchmark::State& state) { local_request_reply<true>(state); }
-BENCHMARK(BM_RequestReplyLocalExecutor)->Arg(1000);
-void BM_LocalRequestReplyLocalExecutor(benchmark::State& state) {
-  local_request_reply<false>(state);
-}
-BENCHMARK(BM_LocalRequestReplyLocalExecutor)->Arg(1000);
 
-void BM_RequestReplyThreadPool2(benchmark::State& state) {
-  const std::int64_t n = state.range(0);
-  ThreadPool pool(2);
-  auto [tx, rx] = mpsc<ReplyTx<true>>(10);
-  pool.spawn(reply_server(std::move(rx))).detach();
-  for (auto _ : state) {
-    auto r = pool.block_on(pool.spawn(reply_client<true>(tx, n)));
-    if (r.value() != n) state.SkipWithError("a request went unanswered");
+template <bool kSync, class Tx>
+Task<std::int64_t> reply_client(Tx tx, std::int64_t n) {
+  std::int64_t answered = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    auto [o_tx, o_rx] = make_reply_oneshot<kSync>();
+    auto sent = co_await tx.send(std::move(o_tx));
+    if (!sent.is_ok()) break;
+    auto answer = co_await o_rx;
+    if (answer.is_ok()) ++answered;
   }
-  state.counters["per_round_trip"] = per_item(static_cast<double>(state.iterations() * n));
+  co_return answered;
 }
-BENCHMARK(BM_RequestReplyThreadPool2)->Arg(1000)->UseRealTime();
 
 // The same request/reply written with weft's combinators instead of Task
 // coroutines (library state machines, the closest C++ twin of Rust's
 // `async` blocks, which is what tokio's benchmark runs): the server is a
 // `stream::for_each` over the request receiver; the client a `stream::fold`
 // over 0..n whose step sends a fresh oneshot sender and awaits its answer.
-template <bool kSync>
-auto make_reply_oneshot() {
-  if constexpr (kSync) {
-    return oneshot<Unit>();
-  } else {
-    return local_oneshot<Unit>();
-  }
-}
-
 template <class Rx>
 auto reply_server_combinator(Rx rx) {
   return stream::for_each(std::move(rx), [](auto reply) { (void)reply.send(Unit{}); });
@@ -299,38 +261,68 @@ auto reply_client_combinator(Tx tx, std::int64_t n) {
                       });
 }
 
-template <bool kSync>
-void local_request_reply_combinator(benchmark::State& state) {
+template <bool kCombinator, class Rx>
+auto make_reply_server(Rx rx) {
+  if constexpr (kCombinator) {
+    return reply_server_combinator(std::move(rx));
+  } else {
+    return reply_server(std::move(rx));
+  }
+}
+
+template <bool kCombinator, bool kSync, class Tx>
+auto make_reply_client(Tx tx, std::int64_t n) {
+  if constexpr (kCombinator) {
+    return reply_client_combinator<kSync>(std::move(tx), n);
+  } else {
+    return reply_client<kSync>(std::move(tx), n);
+  }
+}
+
+template <bool kCombinator, bool kSync>
+void local_request_reply(benchmark::State& state) {
   const std::int64_t n = state.range(0);
   LocalExecutor ex;
   auto [tx, rx] = make_request_channel<kSync>();
-  ex.spawn_local(reply_server_combinator(std::move(rx))).detach();
+  ex.spawn_local(make_reply_server<kCombinator>(std::move(rx))).detach();
   for (auto _ : state) {
-    std::int64_t answered = ex.block_on(reply_client_combinator<kSync>(tx, n));
+    std::int64_t answered = ex.block_on(make_reply_client<kCombinator, kSync>(tx, n));
     if (answered != n) state.SkipWithError("a request went unanswered");
   }
   state.counters["per_round_trip"] = per_item(static_cast<double>(state.iterations() * n));
 }
-void BM_RequestReplyLocalExecutorCombinator(benchmark::State& state) {
-  local_request_reply_combinator<true>(state);
-}
-BENCHMARK(BM_RequestReplyLocalExecutorCombinator)->Arg(1000);
-void BM_LocalRequestReplyLocalExecutorCombinator(benchmark::State& state) {
-  local_request_reply_combinator<false>(state);
-}
-BENCHMARK(BM_LocalRequestReplyLocalExecutorCombinator)->Arg(1000);
 
-void BM_RequestReplyThreadPool2Combinator(benchmark::State& state) {
+template <bool kCombinator>
+void pool_request_reply(benchmark::State& state) {
   const std::int64_t n = state.range(0);
   ThreadPool pool(2);
-  auto [tx, rx] = mpsc<ReplyTx<true>>(10);
-  pool.spawn(reply_server_combinator(std::move(rx))).detach();
+  auto [tx, rx] = make_request_channel<true>();
+  pool.spawn(make_reply_server<kCombinator>(std::move(rx))).detach();
   for (auto _ : state) {
-    auto r = pool.block_on(pool.spawn(reply_client_combinator<true>(tx, n)));
+    auto r = pool.block_on(pool.spawn(make_reply_client<kCombinator, true>(tx, n)));
     if (r.value() != n) state.SkipWithError("a request went unanswered");
   }
   state.counters["per_round_trip"] = per_item(static_cast<double>(state.iterations() * n));
 }
+
+void BM_RequestReplyLocalExecutor(benchmark::State& state) { local_request_reply<false, true>(state); }
+BENCHMARK(BM_RequestReplyLocalExecutor)->Arg(1000);
+void BM_LocalRequestReplyLocalExecutor(benchmark::State& state) {
+  local_request_reply<false, false>(state);
+}
+BENCHMARK(BM_LocalRequestReplyLocalExecutor)->Arg(1000);
+void BM_RequestReplyThreadPool2(benchmark::State& state) { pool_request_reply<false>(state); }
+BENCHMARK(BM_RequestReplyThreadPool2)->Arg(1000)->UseRealTime();
+
+void BM_RequestReplyLocalExecutorCombinator(benchmark::State& state) {
+  local_request_reply<true, true>(state);
+}
+BENCHMARK(BM_RequestReplyLocalExecutorCombinator)->Arg(1000);
+void BM_LocalRequestReplyLocalExecutorCombinator(benchmark::State& state) {
+  local_request_reply<true, false>(state);
+}
+BENCHMARK(BM_LocalRequestReplyLocalExecutorCombinator)->Arg(1000);
+void BM_RequestReplyThreadPool2Combinator(benchmark::State& state) { pool_request_reply<true>(state); }
 BENCHMARK(BM_RequestReplyThreadPool2Combinator)->Arg(1000)->UseRealTime();
 
 // ---------------------------------------------------------------------------

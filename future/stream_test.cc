@@ -690,7 +690,6 @@ struct MoveCounting {
 
 TEST(StreamTest, FutureReturnedByTheFunctionIsBuiltInPlace) {
   int moves = 0;
-  std::vector<int> seen;
   auto a = stream::for_each(stream::iter(iter::range(0, 3)), [&](int x) { return MoveCounting(x, &moves); });
   EXPECT_TRUE(poll_once(a).is_ready());
   auto b = stream::fold(stream::iter(iter::range(1, 4)), 0,
