@@ -5,9 +5,10 @@ one window, and prints each pair's medians and their ratio (weft / tokio).
   tools/tokio_reference/compare.sh [--rounds N] [--only SUBSTRING]
 
 Called by compare.sh, which installs and builds what is needed and passes
-the binaries. A "round" runs the tokio binary (3 inner rounds per case) and
-then each weft binary (3 repetitions per benchmark); rounds alternate, so
-both sides see the same machine. The ratio column is the median over rounds
+the binaries. A "round" runs the tokio binary (3 inner rounds of at least
+0.5 s per case) and then each weft binary (3 repetitions of at least 0.5 s
+per benchmark); rounds alternate, so both sides see the same machine. All
+figures are per item of wall time. The ratio column is the median over rounds
 of the per-round ratio; min and max show the machine's noise.
 """
 import argparse
@@ -49,6 +50,10 @@ PAIRS = [
      "mpsc", "BM_Mpsc_Unbounded_Pool2/producers:1/real_time", "ns_per_msg"),
     ("mpsc unbounded 1P/1C, 2 workers (combinators)", "mpsc_unbounded_1p1c/workers:2",
      "mpsc", "BM_Mpsc_Unbounded_Pool2_Combinator/producers:1/real_time", "ns_per_msg"),
+    ("futures mpsc on LocalPool vs mpsc (Task)", "mpsc_bounded_1p1c/futures_local_pool",
+     "mpsc", "BM_Mpsc_Bounded_Local/producers:1", "ns_per_msg"),
+    ("futures mpsc on LocalPool vs mpsc (combinators)", "mpsc_bounded_1p1c/futures_local_pool",
+     "mpsc", "BM_Mpsc_Bounded_Local_Combinator/producers:1", "ns_per_msg"),
     ("futures mpsc on LocalPool vs local_mpsc (Task)", "mpsc_bounded_1p1c/futures_local_pool",
      "mpsc", "BM_LocalMpsc_Bounded_Local/producers:1", "ns_per_msg"),
     ("futures mpsc on LocalPool vs local_mpsc (combinators)", "mpsc_bounded_1p1c/futures_local_pool",
@@ -82,6 +87,22 @@ def run_tokio(binary, only):
     return got
 
 
+def per_item_wall(run, counter):
+    """A run's counter, per item of wall time (as the tokio side measures).
+
+    Rate counters (kIsRate | kInvert) are seconds per item of CPU time unless
+    the benchmark uses real time (its name ends in /real_time); CPU time
+    leaves out the time the process was descheduled, which would favour
+    weft on a busy machine, so those are scaled by real / CPU time.
+    """
+    v = run[counter]
+    if counter == "bytes_per_task":
+        return v
+    if not run["run_name"].endswith("/real_time") and run.get("cpu_time"):
+        v *= run["real_time"] / run["cpu_time"]
+    return v
+
+
 def run_weft(binaries, only):
     got = {}
     for key, binary in binaries.items():
@@ -111,7 +132,7 @@ def run_weft(binaries, only):
             for p in PAIRS:
                 if p[3] != name:
                     continue
-                vals = [r[p[4]] for r in runs.get(name, []) if p[4] in r]
+                vals = [per_item_wall(r, p[4]) for r in runs.get(name, []) if p[4] in r]
                 if not vals:
                     continue
                 v = statistics.median(vals)

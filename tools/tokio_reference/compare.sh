@@ -24,7 +24,10 @@ if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]} (tokio 1.24 and futures 0.3 sources from Debian, and cargo to build them offline)"
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo -n"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2
+  if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2; then
+    $sudo apt-get update -q >&2  # a fresh machine's package lists may be empty
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2
+  fi
 fi
 
 export CARGO_TARGET_DIR="${HOME}/.cache/weft/tokio_reference"
