@@ -73,10 +73,12 @@
 // internal/sticky_waker.h, MpscChan below).
 //
 // Capacity given back in batches (bounded): the receiver returns the slots of
-// the values it took to the semaphore every capacity/16 values (at most 32;
-// every value below capacity 32), at once whenever a sender is waiting, and
-// always before it parks or reports empty or closed; it saves a semaphore
-// CAS per value. The slots it holds back still count as free: a sender that
+// the values it took to the semaphore every capacity/16 values (at least
+// min(4, capacity/2), at most 32; every value below capacity 4), at once
+// whenever a sender is waiting, and always before it reports empty or
+// closed; it saves a semaphore CAS per value. It parks without returning
+// them (a receiver that parks after every value, as a request/reply server
+// does, would otherwise pay the CAS every time). The slots it holds back still count as free: a sender that
 // finds no permit takes them itself (`try_send`, `try_reserve`, `send`,
 // `reserve`, ...), and `capacity()` includes them, so a value taken always
 // frees its slot for the next sender at once, as in tokio, even if the
@@ -179,6 +181,16 @@ class WeakUnboundedMpscSender;
 namespace channels_internal {
 
 struct MpscNoSemaphore {};
+
+// How many taken values' permits the bounded receiver holds back before it
+// gives them to the semaphore ("Capacity given back in batches" above).
+constexpr std::size_t mpsc_release_batch(std::size_t capacity) noexcept {
+  const std::size_t small = capacity / 2 < 4 ? capacity / 2 : 4;
+  const std::size_t b = capacity / 16 > small ? capacity / 16 : small;
+  return b == 0 ? 1 : (b > 32 ? 32 : b);
+}
+static_assert(mpsc_release_batch(1) == 1 && mpsc_release_batch(3) == 1 && mpsc_release_batch(4) == 2 &&
+              mpsc_release_batch(10) == 4 && mpsc_release_batch(64) == 4 && mpsc_release_batch(1024) == 32);
 
 // The error result of a reserve future, built out of line: when both the Ok
 // (permit) and the Err results are built inline, GCC merges the two
@@ -328,7 +340,7 @@ class MpscChan {
   // Bounded: the freed slot's permit goes back in batches (see "Capacity
   // given back in batches" in the header comment): at once if a sender
   // waits, else every `release_batch_` values, and always before the
-  // receiver parks, reports empty, or looks at whether it is done.
+  // receiver reports empty or, once closed, looks at whether it is done.
   [[gnu::always_inline]] inline void consume_head() noexcept {
     queue_.pop();
     if constexpr (kBounded) {
@@ -478,7 +490,11 @@ class MpscChan {
   static constexpr int kBusySpins = 32;
 
   Peek poll_peek_slow(Context& cx, T*& out) {
-    flush_permits();  // before parking: senders may be waiting for them
+    // Parking keeps held-back permits: a sender that finds the semaphore
+    // empty takes them (steal_deferred), one that waits already was given
+    // them at our last value (has_waiters), one that starts waiting takes
+    // them after its fence. Once closed, rx_done() counts every permit back.
+    if (rx_closed_local_) flush_permits();
     // Register, then park (see the park protocol in internal/mpsc_queue.h).
     rx_waker_.register_waker(cx.waker());
     const std::uint64_t park_index = queue_.park();
@@ -548,18 +564,14 @@ class MpscChan {
   // (CAS by the receiver and by senders that find no permit: whoever moves
   // it from f to c releases c - f permits). `defer_`: batching is on (a
   // batch above 1 and the asymmetric fence available; else every value's
-  // permit goes back at once). Receiver-owned: the batch size (capacity /
-  // 16, at most 32; 1 below capacity 32) and its own copies of the counts.
+  // permit goes back at once). Receiver-owned: the batch size
+  // (mpsc_release_batch) and its own copies of the counts.
   alignas(64) sync::Atomic<std::uint64_t> consumed_{0};
   sync::Atomic<std::uint64_t> flushed_{0};
   std::uint64_t consumed_local_ = 0;
   std::uint64_t flushed_seen_ = 0;  // <= flushed_ (senders may move it on)
-  const std::size_t release_batch_ = batch_for(capacity_);
+  const std::size_t release_batch_ = mpsc_release_batch(capacity_);
   const bool defer_ = release_batch_ > 1 && asymmetric_fence::available();
-  static constexpr std::size_t batch_for(std::size_t capacity) noexcept {
-    const std::size_t b = capacity / 16;
-    return b == 0 ? 1 : (b > 32 ? 32 : b);
-  }
   sync::Atomic<std::size_t> refs_{2};      // one sender + the receiver
   sync::Atomic<std::size_t> tx_count_{1};
   sync::Atomic<std::size_t> weak_count_{0};  // reporting only

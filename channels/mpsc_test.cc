@@ -392,6 +392,63 @@ TEST(MpscTest, BatchedPermitReleaseNeverStrandsASenderOrACapacity) {
   EXPECT_EQ(w.outstanding(), 0);
 }
 
+// Capacity 10 (batches of 4): a receiver that parks keeps the permits it
+// holds back (a request/reply server parks after every value); no sender is
+// short of a slot because of it, and a waiting sender still gets one.
+TEST(MpscTest, AParkedReceiverKeepsHeldBackPermitsWithoutStrandingASender) {
+  auto [tx, rx] = mpsc<int>(10);
+  CountingWaker w;
+  ASSERT_TRUE(tx.try_send(0).is_ok());
+  EXPECT_EQ(block_on(rx.recv()), 0);  // its permit held back
+  auto f = rx.recv();
+  EXPECT_TRUE(poll_once(f, w).is_pending());  // parks
+  EXPECT_EQ(tx.capacity(), 10u);
+  // The 10th send needs the held-back permit: the sender takes it.
+  for (int i = 1; i <= 10; ++i) ASSERT_TRUE(tx.try_send(i).is_ok()) << i;
+  EXPECT_TRUE(tx.try_send(11).error().is_full());
+  EXPECT_EQ(w.wakes(), 1);
+  EXPECT_EQ(poll_once(f, w).value(), 1);  // held back again
+  auto g = rx.recv();
+  EXPECT_EQ(poll_once(g, w).value(), 2);
+  // The channel has two free slots, both held back; a sender that waits
+  // for a third is given the next value's slot.
+  ASSERT_TRUE(tx.try_send(11).is_ok());
+  ASSERT_TRUE(tx.try_send(12).is_ok());
+  CountingWaker ws;
+  auto send = tx.send(13);
+  EXPECT_TRUE(poll_once(send, ws).is_pending());
+  for (int i = 3; i <= 12; ++i) {
+    auto h = rx.recv();
+    EXPECT_EQ(poll_once(h, w).value(), i);
+    if (i == 3) {
+      EXPECT_EQ(ws.wakes(), 1);
+    }
+  }
+  EXPECT_TRUE(poll_once(send, ws).value().is_ok());
+  auto h = rx.recv();
+  EXPECT_EQ(poll_once(h, w).value(), 13);
+  EXPECT_EQ(tx.capacity(), 10u);
+}
+
+// Closed, then drained with its permits held back, then parked: the
+// receiver counts every permit back and reports the end instead of waiting
+// for permits it holds itself.
+TEST(MpscTest, AClosedReceiverDrainingWithHeldBackPermitsSeesTheEnd) {
+  auto [tx, rx] = mpsc<int>(10);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(tx.try_send(i).is_ok());
+  rx.close();
+  CountingWaker w;
+  for (int i = 0; i < 3; ++i) {
+    auto f = rx.recv();
+    EXPECT_EQ(poll_once(f, w).value(), i);
+  }
+  auto f = rx.recv();
+  auto p = poll_once(f, w);
+  ASSERT_TRUE(p.is_ready());  // not Pending: nothing more can come
+  EXPECT_EQ(p.value(), std::nullopt);
+  EXPECT_TRUE(tx.is_closed());
+}
+
 // A slot freed by a receive reaches a sender that starts waiting only
 // afterwards, even though the receiver holds the permit back (batch of 4)
 // and never touches the channel again (tokio: `recv` frees it at once).
