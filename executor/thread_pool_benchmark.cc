@@ -109,6 +109,7 @@ void BM_PoolSpawnJoinBatchFromOutside(benchmark::State& state) {
   ThreadPool pool = make_pool(state);
   std::vector<JoinHandle<Unit>> hs;
   hs.reserve(kBatch);
+  const std::uint64_t parked0 = pool.counters().parked;
   PerTask pt(state);
   for (auto _ : state) {
     hs.clear();
@@ -116,6 +117,9 @@ void BM_PoolSpawnJoinBatchFromOutside(benchmark::State& state) {
     pool.block_on(JoinAllHandles(&hs));
   }
   pt.finish(kBatch);
+  // How often a worker went to sleep (each one a futex wake for the spawner).
+  state.counters["parks_per_1000_tasks"] = static_cast<double>(pool.counters().parked - parked0) * 1000.0 /
+                                           static_cast<double>(state.iterations() * kBatch);
 }
 BENCHMARK(BM_PoolSpawnJoinBatchFromOutside)->Apply(pool_args)->UseRealTime();
 
