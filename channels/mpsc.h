@@ -86,7 +86,11 @@
 // waiting while the receiver is taking a value — is closed by an asymmetric
 // fence (internal/asymmetric_fence.h: `membarrier` once per wait on the
 // sender's side, no instruction on the receiver's); where the kernel lacks
-// it, each value's slot goes back at once (a CAS per value).
+// it, each value's slot goes back at once (a CAS per value). A full channel
+// gains nothing from holding back, and a membarrier is costly (an IPI to
+// each CPU, serialised in the kernel; microseconds in a VM): the first time
+// the receiver sees a waiting sender it gives everything back and returns
+// each value's slot at once from then on, and senders stop fencing.
 //
 // Contract: senders and their futures may be used from any thread; the
 // receiver from one thread at a time. Futures and borrowed permits borrow
@@ -344,7 +348,7 @@ class MpscChan {
   [[gnu::always_inline]] inline void consume_head() noexcept {
     queue_.pop();
     if constexpr (kBounded) {
-      if (!defer_) [[unlikely]] {
+      if (!deferring_local_) [[unlikely]] {
         release_one();
         return;
       }
@@ -353,7 +357,24 @@ class MpscChan {
       // Dekker with a sender about to wait (`before_sender_waits`): our
       // store of `consumed_`, then our load of the waiters bit.
       asymmetric_fence::light_fence();
-      if (consumed_local_ - flushed_seen_ >= release_batch_ || sem_.has_waiters()) flush_permits();
+      if (sem_.has_waiters()) [[unlikely]] {
+        stop_deferring();
+      } else if (consumed_local_ - flushed_seen_ >= release_batch_) {
+        flush_permits();
+      }
+    }
+  }
+  // A sender waits: the channel is full, where holding permits back saves
+  // nothing and costs every waiting sender a heavy fence (a membarrier: an
+  // IPI to each CPU, serialised in the kernel; in a VM, microseconds). Give
+  // everything back and, for the rest of the channel's life, return each
+  // value's permit at once: then senders that wait skip the fence (they
+  // read `deferring_` false, after our flush).
+  [[gnu::noinline]] void stop_deferring() noexcept {
+    if constexpr (kBounded) {
+      flush_permits();
+      deferring_local_ = false;
+      deferring_.store(false, sync::kRelease);
     }
   }
   [[gnu::noinline]] void release_one() noexcept {
@@ -409,9 +430,11 @@ class MpscChan {
   // either it sees every permit held back so far, or the receiver sees the
   // bit at its next value and gives them back at once (asymmetric_fence.h).
   // Returns how many permits it took back.
+  // Once the receiver stopped deferring (it saw a waiting sender), nothing
+  // is held back any more (it flushed before saying so; acquire): no fence.
   std::size_t before_sender_waits() noexcept {
     if constexpr (kBounded) {
-      if (!defer_) return 0;
+      if (!deferring_.load(sync::kAcquire)) return 0;
       asymmetric_fence::heavy_fence();
       return steal_deferred();
     }
@@ -562,7 +585,7 @@ class MpscChan {
   // `consumed_` counts the values the receiver took (written by it alone,
   // release), `flushed_` those whose permits went back to the semaphore
   // (CAS by the receiver and by senders that find no permit: whoever moves
-  // it from f to c releases c - f permits). `defer_`: batching is on (a
+  // it from f to c releases c - f permits). `defer_`: batching is possible (a
   // batch above 1 and the asymmetric fence available; else every value's
   // permit goes back at once). Receiver-owned: the batch size
   // (mpsc_release_batch) and its own copies of the counts.
@@ -572,6 +595,11 @@ class MpscChan {
   std::uint64_t flushed_seen_ = 0;  // <= flushed_ (senders may move it on)
   const std::size_t release_batch_ = mpsc_release_batch(capacity_);
   const bool defer_ = release_batch_ > 1 && asymmetric_fence::available();
+  // Still holding permits back: true from the start when `defer_`, false
+  // for good once the receiver saw a waiting sender (stop_deferring). The
+  // receiver's copy, and the one senders read (release/acquire).
+  bool deferring_local_ = defer_;
+  sync::Atomic<bool> deferring_{defer_};
   sync::Atomic<std::size_t> refs_{2};      // one sender + the receiver
   sync::Atomic<std::size_t> tx_count_{1};
   sync::Atomic<std::size_t> weak_count_{0};  // reporting only

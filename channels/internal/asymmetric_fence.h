@@ -28,6 +28,7 @@
 #ifndef WEFT_CHANNELS_INTERNAL_ASYMMETRIC_FENCE_H_
 #define WEFT_CHANNELS_INTERNAL_ASYMMETRIC_FENCE_H_
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
@@ -67,7 +68,12 @@ inline void light_fence() noexcept { sync::signal_fence(sync::kSeqCst); }
 // refuses it (it should not: the process registered), registers again and
 // retries; if that fails too the process aborts with a message: callers
 // rely on it for correctness (a silent failure would lose wake-ups).
+namespace detail {
+inline sync::Atomic<std::uint64_t> heavy_fences{0};  // for heavy_fence_count()
+}  // namespace detail
+
 inline void heavy_fence() noexcept {
+  detail::heavy_fences.fetch_add(1, sync::kRelaxed);
   sync::thread_fence(sync::kSeqCst);
 #if defined(__linux__) && defined(__NR_membarrier)
   if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
@@ -79,6 +85,10 @@ inline void heavy_fence() noexcept {
 #endif
   sync::thread_fence(sync::kSeqCst);
 }
+
+// How many heavy fences this process made (tests: a path that should not
+// need one). Relaxed.
+inline std::uint64_t heavy_fence_count() noexcept { return detail::heavy_fences.load(sync::kRelaxed); }
 
 }  // namespace weft::channels_internal::asymmetric_fence
 
