@@ -75,14 +75,15 @@
 // Capacity given back in batches (bounded): the receiver returns the slots of
 // the values it took to the semaphore every capacity/16 values (at least
 // min(4, capacity/2), at most 32; every value below capacity 4), at once
-// whenever a sender is waiting, and always before it reports empty or
-// closed; it saves a semaphore CAS per value. It parks without returning
-// them (a receiver that parks after every value, as a request/reply server
-// does, would otherwise pay the CAS every time). The slots it holds back still count as free: a sender that
-// finds no permit takes them itself (`try_send`, `try_reserve`, `send`,
-// `reserve`, ...), and `capacity()` includes them, so a value taken always
-// frees its slot for the next sender at once, as in tokio, even if the
-// receiver then waits for something else. The one race — a sender starts
+// whenever a sender is waiting, and always before `try_recv` reports empty
+// or the receiver reports closed; it saves a semaphore CAS per value. It
+// parks without returning them (a receiver that parks after every value, as
+// a request/reply server does, would otherwise pay the CAS every time).
+// The slots it holds back still count as free: a sender that finds no
+// permit takes them itself (`try_send`, `try_reserve`; `send` and `reserve`
+// once queued, after the fence below), and `capacity()` includes them, so a
+// value taken always frees its slot for the next sender at once, as in
+// tokio, even if the receiver then waits for something else. The one race — a sender starts
 // waiting while the receiver is taking a value — is closed by an asymmetric
 // fence (internal/asymmetric_fence.h: `membarrier` once per wait on the
 // sender's side, no instruction on the receiver's); where the kernel lacks
@@ -90,7 +91,9 @@
 // gains nothing from holding back, and a membarrier is costly (an IPI to
 // each CPU, serialised in the kernel; microseconds in a VM): the first time
 // the receiver sees a waiting sender it gives everything back and returns
-// each value's slot at once from then on, and senders stop fencing.
+// each value's slot at once from then on, and senders stop fencing. (A
+// sender that has to queue while the receiver is parked or busy elsewhere
+// still pays the fence, and the switch then may not happen.)
 //
 // Contract: senders and their futures may be used from any thread; the
 // receiver from one thread at a time. Futures and borrowed permits borrow
@@ -406,7 +409,7 @@ class MpscChan {
   // yet, to the semaphore (its waiters first); returns how many.
   [[gnu::noinline]] std::size_t steal_deferred() noexcept {
     if constexpr (kBounded) {
-      if (!defer_) return 0;
+      if (!deferring_.load(sync::kAcquire)) return 0;  // false: nothing held back, for good
       const std::size_t n = release_up_to(consumed_.load(sync::kAcquire));
       // After a close the receiver may be waiting for exactly these (it saw
       // nothing left to flush: we had moved `flushed_` already).
@@ -418,7 +421,7 @@ class MpscChan {
   // How many permits the receiver holds back now (a snapshot).
   std::size_t deferred() const noexcept {
     if constexpr (kBounded) {
-      if (!defer_) return 0;
+      if (!deferring_.load(sync::kAcquire)) return 0;
       const std::uint64_t f = flushed_.load(sync::kAcquire);
       const std::uint64_t c = consumed_.load(sync::kAcquire);
       return c > f ? static_cast<std::size_t>(c - f) : 0;
