@@ -70,6 +70,20 @@ std::uint64_t expected_checksum(const std::vector<std::uint64_t>& sent) {
   return sum;
 }
 
+// Checks a bounded run: everything sent was received once, in order per
+// producer; real progress was made; every permit is back. Returns the total.
+std::uint64_t check_bounded_run(const Ledger& l, const std::vector<std::uint64_t>& sent, std::size_t capacity,
+                                std::size_t free_slots, std::uint64_t min_total) {
+  std::uint64_t total = 0;
+  for (auto v : sent) total += v;
+  EXPECT_TRUE(l.ordered) << "capacity " << capacity;
+  EXPECT_EQ(l.count, total) << "capacity " << capacity;
+  EXPECT_EQ(l.checksum, expected_checksum(sent));
+  EXPECT_GT(total, min_total);      // made real progress before any deadline
+  EXPECT_EQ(free_slots, capacity);  // every permit back
+  return total;
+}
+
 // The consumer: mostly block_on(recv), sometimes polls a recv once and drops
 // it if pending (cancel-safety: nothing may be lost).
 template <class Rx>
@@ -198,13 +212,7 @@ TEST(MpscStressTest, BoundedTrySendOnlyKeepsHoldingBackAndStrandsNothing) {
     { auto gone = std::move(tx); }
     Ledger l = consume(rx, wakers[0], 7);
     for (auto& t : ts) t.join();
-    std::uint64_t total = 0;
-    for (auto v : sent) total += v;
-    EXPECT_TRUE(l.ordered) << "capacity " << capacity;
-    EXPECT_EQ(l.count, total) << "capacity " << capacity;
-    EXPECT_EQ(l.checksum, expected_checksum(sent));
-    EXPECT_GT(total, kTotal / 400);
-    EXPECT_EQ(rx.capacity(), capacity);  // every permit back
+    check_bounded_run(l, sent, capacity, rx.capacity(), kTotal / 400);
     { auto gone = std::move(rx); }
     EXPECT_EQ(wakers[0].outstanding(), 0);
   }
@@ -228,13 +236,7 @@ TEST(MpscStressTest, BoundedManyProducersOneConsumer) {
     { auto gone = std::move(tx); }
     Ledger l = consume(rx, wakers[kProducers], 42);
     for (auto& t : ts) t.join();
-    std::uint64_t total = 0;
-    for (auto s : sent) total += s;
-    EXPECT_TRUE(l.ordered) << "capacity " << capacity;
-    EXPECT_EQ(l.count, total) << "capacity " << capacity;
-    EXPECT_EQ(l.checksum, expected_checksum(sent));
-    EXPECT_GT(total, kTotal / 100);  // made real progress before any deadline
-    EXPECT_EQ(rx.capacity(), capacity);  // every permit back
+    const std::uint64_t total = check_bounded_run(l, sent, capacity, rx.capacity(), kTotal / 100);
     { auto gone = std::move(rx); }       // the receiver keeps its last waker until dropped
     for (auto& w : wakers) EXPECT_EQ(w.outstanding(), 0);
     std::printf("bounded cap %zu: %llu messages, %llu send futures cancelled\n", capacity,
