@@ -83,11 +83,12 @@
 // permit takes them itself (`try_send`, `try_reserve`; `send` and `reserve`
 // once queued, after the fence below), and `capacity()` includes them, so a
 // value taken always frees its slot for the next sender at once, as in
-// tokio, even if the receiver then waits for something else. The one race — a sender starts
-// waiting while the receiver is taking a value — is closed by an asymmetric
-// fence (internal/asymmetric_fence.h: `membarrier` once per wait on the
-// sender's side, no instruction on the receiver's); where the kernel lacks
-// it, each value's slot goes back at once (a CAS per value). A full channel
+// tokio, even if the receiver then waits for something else. The one race
+// — a sender starts waiting while the receiver is taking a value — is
+// closed by an asymmetric fence (internal/asymmetric_fence.h: `membarrier`
+// once per wait on the sender's side, no instruction on the receiver's);
+// where the kernel lacks it, each value's slot goes back at once (a CAS per
+// value). A full channel
 // gains nothing from holding back, and a membarrier is costly (an IPI to
 // each CPU, serialised in the kernel; microseconds in a VM): the first time
 // the receiver sees a waiting sender it gives everything back and returns
@@ -516,10 +517,11 @@ class MpscChan {
   static constexpr int kBusySpins = 32;
 
   Peek poll_peek_slow(Context& cx, T*& out) {
-    // Parking keeps held-back permits: a sender that finds the semaphore
-    // empty takes them (steal_deferred), one that waits already was given
-    // them at our last value (has_waiters), one that starts waiting takes
-    // them after its fence. Once closed, rx_done() counts every permit back.
+    // Parking keeps held-back permits: `try_send` / `try_reserve` take them
+    // when the semaphore is empty (steal_deferred), a sender that waited
+    // already was given them at our last value (has_waiters), one that
+    // starts waiting takes them after its fence (before_sender_waits). Once
+    // closed, rx_done() counts every permit back: flush first.
     if (rx_closed_local_) flush_permits();
     // Register, then park (see the park protocol in internal/mpsc_queue.h).
     rx_waker_.register_waker(cx.waker());

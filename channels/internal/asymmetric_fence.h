@@ -64,14 +64,14 @@ inline bool available() noexcept {
 // against a concurrent heavy_fence(). No instruction.
 inline void light_fence() noexcept { sync::signal_fence(sync::kSeqCst); }
 
-// The rare side. Only after available() returned true. If the kernel
-// refuses it (it should not: the process registered), registers again and
-// retries; if that fails too the process aborts with a message: callers
-// rely on it for correctness (a silent failure would lose wake-ups).
 namespace detail {
 inline sync::Atomic<std::uint64_t> heavy_fences{0};  // for heavy_fence_count()
 }  // namespace detail
 
+// The rare side. Only after available() returned true. If the kernel
+// refuses it (it should not: the process registered), registers again and
+// retries; if that fails too the process aborts with a message: callers
+// rely on it for correctness (a silent failure would lose wake-ups).
 inline void heavy_fence() noexcept {
   detail::heavy_fences.fetch_add(1, sync::kRelaxed);
   sync::thread_fence(sync::kSeqCst);
