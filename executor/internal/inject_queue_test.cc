@@ -11,17 +11,6 @@ namespace {
 
 struct Node {
   int id = 0;
-  Node* next = nullptr;
-};
-
-// A custom link (as a task header would use).
-struct Other {
-  int id = 0;
-  Other* link = nullptr;
-};
-struct OtherLink {
-  static Other* get(const Other* o) noexcept { return o->link; }
-  static void set(Other* o, Other* n) noexcept { o->link = n; }
 };
 
 TEST(InjectQueueTest, PushPopIsFifo) {
@@ -67,13 +56,49 @@ TEST(InjectQueueTest, ClosedQueueRefusesPushesButDrains) {
   EXPECT_EQ(q.pop(), nullptr);
 }
 
-TEST(InjectQueueTest, CustomLink) {
-  InjectQueue<Other, OtherLink> q;
-  Other a{1}, b{2};
-  q.push(&a);
-  q.push(&b);
-  EXPECT_EQ(q.pop()->id, 1);
-  EXPECT_EQ(q.pop()->id, 2);
+// Thousands of items span many blocks: order, counts, the batch walk and
+// for_each_if cross block boundaries, and a queue emptied and refilled
+// reuses its blocks (checked under ASan for leaks and stale slots).
+TEST(InjectQueueTest, ManyBlocksKeepFifoOrderAndAreReused) {
+  InjectQueue<Node> q;
+  constexpr int kN = 3 * static_cast<int>(InjectQueue<Node>::kBlockSize) + 17;
+  std::vector<Node> n(kN);
+  for (int i = 0; i < kN; ++i) n[i].id = i;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < kN; ++i) ASSERT_TRUE(q.push(&n[i], /*counted=*/i % 2 == 0));
+    EXPECT_EQ(q.len(), static_cast<std::size_t>(kN));
+    int expect = 0;
+    EXPECT_TRUE(q.for_each_if([] { return true; }, [&](const Node& x) { EXPECT_EQ(x.id, expect++); }));
+    EXPECT_EQ(expect, kN);
+    std::vector<int> got;
+    while (got.size() < static_cast<std::size_t>(kN)) {
+      // Batches of 100 end inside blocks and cross their ends.
+      ASSERT_GT(q.pop_n(100, [&](Node* x) { got.push_back(x->id); }), 0u);
+    }
+    for (int i = 0; i < kN; ++i) ASSERT_EQ(got[i], i);
+    EXPECT_TRUE(q.is_empty());
+    EXPECT_EQ(q.pop(), nullptr);
+  }
+  EXPECT_EQ(q.counted_pushes(), 3u * ((kN + 1) / 2));
+}
+
+// Pops keep pace with pushes, so the head and the tail share one block and
+// its slots are reused from the start.
+TEST(InjectQueueTest, AlternatingPushAndPopStayFifo) {
+  InjectQueue<Node> q;
+  std::vector<Node> n(2000);
+  for (int i = 0; i < 2000; ++i) n[i].id = i;
+  int next_pop = 0;
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(q.push(&n[i]));
+    if (i % 3 != 2) {
+      Node* x = q.pop();
+      ASSERT_NE(x, nullptr);
+      ASSERT_EQ(x->id, next_pop++);
+    }
+  }
+  while (Node* x = q.pop()) ASSERT_EQ(x->id, next_pop++);
+  EXPECT_EQ(next_pop, 2000);
 }
 
 TEST(InjectQueueTest, ConcurrentProducersAndConsumersTakeEachOnce) {

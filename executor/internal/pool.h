@@ -23,7 +23,9 @@
 //     it from there puts it on (`bind`): the spawning thread then takes one
 //     lock per task, not two, and touches no shard line that the workers
 //     write (perf, a batch from outside on 2 workers: the two spin locks
-//     were 27% of the spawning thread's time, half of it the shard's).
+//     were 27% of the spawning thread's time, half of it the shard's; the
+//     inject queue holds pointers, so a worker's batch is a copy under its
+//     lock, not a walk over the tasks).
 //     Until then it is counted (under the inject lock) for `live_tasks()`
 //     and `counters()`, and listed by `dump()` from the inject queue;
 //   - the scheduler's lifetime count: every task holds one, but a worker
@@ -126,12 +128,6 @@
 #include "tools/base/assert.h"
 
 namespace weft::executor_internal {
-
-// How intrusive queues link tasks (through the (N) holder's `queue_next`).
-struct QueueNextLink {
-  static TaskHeader* get(const TaskHeader* t) noexcept { return const_cast<TaskHeader*>(t)->queue_next(); }
-  static void set(TaskHeader* t, TaskHeader* next) noexcept { t->queue_next() = next; }
-};
 
 // PoolConfig: what ThreadPool / ThreadPerCore pass down.
 struct PoolConfig {
@@ -877,7 +873,7 @@ class PoolScheduler final : public Scheduler {
   std::vector<std::thread> threads_;
   // Own cache lines: written by producers and workers, while the lifetime
   // count (first line) is written by non-worker spawns.
-  alignas(64) InjectQueue<TaskHeader, QueueNextLink> inject_;
+  alignas(64) InjectQueue<TaskHeader> inject_;
   alignas(64) Idle idle_;
   std::unique_ptr<OwnedShard[]> shards_;
   std::size_t shard_mask_ = 0;
