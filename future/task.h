@@ -176,7 +176,7 @@ class [[nodiscard("futures do nothing unless polled")]] Task {
   // polled.
   bool allocation_failed() const noexcept { return alloc_failed_; }
 
-  Poll<Output> poll(Context& cx) {
+  [[gnu::always_inline]] inline Poll<Output> poll(Context& cx) {
     WEFT_HARDENING_ASSERT(!alloc_failed_,
                           "Task was polled although its frame could not be allocated; check "
                           "allocation_failed() first");
