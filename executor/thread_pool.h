@@ -35,8 +35,11 @@
 // the reactor plugs in epoll/io_uring).
 //
 // Costs: one allocation per spawn (task header, future and output together:
-// executor/internal/task.h); no allocation per poll or wake. Per worker: a
-// ring of 256 pointers, a Park, a thread.
+// executor/internal/task.h); no allocation per poll or wake, except that the
+// global queue (wakes and spawns from outside, local-queue overflow) grows
+// by a 2 KiB block per 255 tasks beyond what it held before (it keeps one
+// block and a spare when empty). Per worker: a ring of 256 pointers, a Park,
+// a thread.
 // Contract: the pool's methods are thread-safe, and tasks may spawn onto the
 // pool. Futures passed to `spawn` may run on, and move between, any worker
 // thread (between polls): everything they touch must be thread-safe.

@@ -21,8 +21,8 @@
 // one cache miss per item on lines the spawning thread had just written, and
 // a spawning thread outside the pool waited for it (perf, a batch of 1000
 // from outside on 2 workers: the lock was 13% of the spawner's time). Now a
-// batch is a copy of consecutive pointers; the items themselves are not
-// touched under the lock.
+// batch is a copy of consecutive pointers; pops do not touch the items
+// under the lock (`for_each_if`, for a task dump, reads them).
 //
 // Memory ordering: the lock orders the slots and the items they point to.
 // `len_` is updated with seq_cst read-modify-writes inside the lock and read
@@ -31,16 +31,18 @@
 // to sleep) cannot both miss each other (the Dekker pattern the idle
 // coordination in executor/internal/idle.h relies on).
 //
-// Costs: push/pop take the lock (uncontended: an exchange and a store);
+// Costs: push/pop take the lock (uncontended: an exchange and a store; a
+// push that fills a block takes the spare or allocates one, under the lock);
 // `is_empty()`/`len()` are one atomic load. `pop_n` copies a batch under
 // one lock. Memory: one block (8 * kBlockSize + 8 bytes) per kBlockSize
-// queued items, allocated when the queue grows past what it has; one spare
-// is kept when a block empties, the rest are freed. Out of memory while
-// growing aborts (a push cannot fail for lack of memory: a task scheduled
-// from outside has nowhere else to go).
-// Contract: an item is in at most one queue at a time; the queue does not
-// own its items (its destructor asserts it is empty in debug builds: drain it
-// first). Hosted (threads: the lock yields).
+// queued items; an empty queue keeps its current block and one spare, the
+// rest are freed as they empty. Out of memory while growing aborts (a push
+// cannot fail for lack of memory: a task scheduled from outside has nowhere
+// else to go).
+// Contract: `pop_n`'s and `for_each_if`'s callbacks must not throw or touch
+// the queue; the queue does not own its items (its destructor asserts it is
+// empty in debug builds: drain it first). Hosted (threads: the lock
+// yields).
 #ifndef WEFT_EXECUTOR_INTERNAL_INJECT_QUEUE_H_
 #define WEFT_EXECUTOR_INTERNAL_INJECT_QUEUE_H_
 

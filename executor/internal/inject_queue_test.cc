@@ -82,8 +82,51 @@ TEST(InjectQueueTest, ManyBlocksKeepFifoOrderAndAreReused) {
   EXPECT_EQ(q.counted_pushes(), 3u * ((kN + 1) / 2));
 }
 
-// Pops keep pace with pushes, so the head and the tail share one block and
-// its slots are reused from the start.
+// A dump after some pops lists what is left, from the middle of a block on.
+TEST(InjectQueueTest, ForEachAfterPopsStartsAtTheHead) {
+  InjectQueue<Node> q;
+  constexpr int kN = 2 * static_cast<int>(InjectQueue<Node>::kBlockSize) + 5;
+  std::vector<Node> n(kN);
+  for (int i = 0; i < kN; ++i) {
+    n[i].id = i;
+    ASSERT_TRUE(q.push(&n[i]));
+  }
+  for (int popped : {100, 200}) {  // a head inside the first block, then inside the second
+    while (q.len() > static_cast<std::size_t>(kN - popped)) ASSERT_NE(q.pop(), nullptr);
+    int expect = popped;
+    EXPECT_TRUE(q.for_each_if([] { return true; }, [&](const Node& x) { EXPECT_EQ(x.id, expect++); }));
+    EXPECT_EQ(expect, kN);
+  }
+  while (q.pop() != nullptr) {
+  }
+}
+
+// One block filled exactly, emptied while it is both head and tail, and
+// refilled: its slots are reused from the start, in order.
+TEST(InjectQueueTest, AFullSingleBlockDrainsAndIsReused) {
+  InjectQueue<Node> q;
+  constexpr int kB = static_cast<int>(InjectQueue<Node>::kBlockSize);
+  std::vector<Node> n(2 * kB + 1);
+  for (int i = 0; i < 2 * kB + 1; ++i) n[i].id = i;
+  for (int i = 0; i < kB; ++i) ASSERT_TRUE(q.push(&n[i]));
+  std::vector<int> got;
+  EXPECT_EQ(q.pop_n(kB - 1, [&](Node* x) { got.push_back(x->id); }), static_cast<std::size_t>(kB - 1));
+  ASSERT_TRUE(q.push(&n[kB]));  // the block is full: this one starts the next
+  EXPECT_EQ(q.pop_n(10, [&](Node* x) { got.push_back(x->id); }), 2u);
+  for (int i = 0; i <= kB; ++i) ASSERT_EQ(got[i], i);
+  EXPECT_TRUE(q.is_empty());
+  // Exactly one block's worth, taken in one batch, then again.
+  for (int round = 0; round < 2; ++round) {
+    got.clear();
+    for (int i = 0; i < kB; ++i) ASSERT_TRUE(q.push(&n[kB + 1 + (i % kB)]));
+    EXPECT_EQ(q.pop_n(kB, [&](Node* x) { got.push_back(x->id); }), static_cast<std::size_t>(kB));
+    for (int i = 0; i < kB; ++i) ASSERT_EQ(got[i], kB + 1 + i);
+    EXPECT_EQ(q.pop(), nullptr);
+  }
+}
+
+// Two pops per three pushes: the queue grows by a third of the pushes, so
+// single pops cross block ends while pushes fill new blocks.
 TEST(InjectQueueTest, AlternatingPushAndPopStayFifo) {
   InjectQueue<Node> q;
   std::vector<Node> n(2000);

@@ -88,11 +88,13 @@
 // (relaxed store of load + 1: no read-modify-write on the hot path) and
 // read relaxed by anyone: monotonic snapshots, not a consistent cut.
 //
-// Costs per task: one allocation (the task cell), the owned shard's lock at
-// spawn (on a worker) or, spawned from outside, once per shard per batch a
-// worker takes from the inject queue (`bind_batch`), and at completion, and
-// for a local wake one LIFO store (plus, if that displaced a task, one ring
-// push, and the idle word's seq_cst RMW if the ring was empty). A remote
+// Costs per task: one allocation (the task cell; the inject queue takes a
+// 2 KiB block per 255 tasks beyond its current block and spare), the owned
+// shard's lock at spawn (on a worker) or, spawned from outside, once per
+// shard per batch a worker takes from the inject queue (`bind_batch`), and
+// at completion, and for a local wake one LIFO store (plus, if that
+// displaced a task, one ring push, and the idle word's seq_cst RMW if the
+// ring was empty). A remote
 // schedule takes the inject lock and the idle RMW; a futex wake only if a
 // worker must be woken.
 #ifndef WEFT_EXECUTOR_INTERNAL_POOL_H_
