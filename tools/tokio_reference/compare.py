@@ -75,16 +75,14 @@ PAIRS = [
 TOKIO_LINE = re.compile(r"^(\S+)\s+([0-9.]+) ")
 
 
-def run_tokio(binary, only):
-    cases = sorted({p[1] for p in PAIRS if only in p[0]})
-    got = {}
-    for case in cases:  # one process per case: a case's filter is a substring of its name
-        out = subprocess.run([binary, "3", case], check=True, capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            m = TOKIO_LINE.match(line)
-            if m and m.group(1) == case:
-                got[case] = float(m.group(2))
-    return got
+def run_tokio(binary, case):
+    """One tokio case (its own process: a case's filter is a substring of its name)."""
+    out = subprocess.run([binary, "3", case], check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        m = TOKIO_LINE.match(line)
+        if m and m.group(1) == case:
+            return float(m.group(2))
+    return None
 
 
 def per_item_wall(run, counter):
@@ -103,10 +101,10 @@ def per_item_wall(run, counter):
     return v
 
 
-def run_weft(binaries, only):
+def run_weft(binaries, pairs):
     got = {}
     for key, binary in binaries.items():
-        names = sorted({p[3] for p in PAIRS if p[2] == key and only in p[0]})
+        names = sorted({p[3] for p in pairs if p[2] == key})
         if not names:
             continue
         # Benchmark names carry "/args"; the filter matches the base name.
@@ -154,16 +152,27 @@ def main():
     ratios = {p[0]: [] for p in pairs}
     tok_all = {p[0]: [] for p in pairs}
     weft_all = {p[0]: [] for p in pairs}
+    # Each tokio case right next to the weft benchmarks it is compared with
+    # (seconds apart, not minutes: this machine's speed drifts), tokio first
+    # in odd rounds and last in even ones, so a drift within a pair cancels
+    # over the rounds.
+    cases = list(dict.fromkeys(p[1] for p in pairs))
     for r in range(a.rounds):
         print(f"round {r + 1}/{a.rounds} ...", file=sys.stderr, flush=True)
-        t = run_tokio(a.tokio, a.only)
-        w = run_weft(binaries, a.only)
-        for p in pairs:
-            if p[1] in t and (p[3], p[4]) in w:
-                tv, wv = t[p[1]], w[(p[3], p[4])]
-                tok_all[p[0]].append(tv)
-                weft_all[p[0]].append(wv)
-                ratios[p[0]].append(wv / tv)
+        for case in cases:
+            case_pairs = [p for p in pairs if p[1] == case]
+            if r % 2 == 0:
+                tv = run_tokio(a.tokio, case)
+                w = run_weft(binaries, case_pairs)
+            else:
+                w = run_weft(binaries, case_pairs)
+                tv = run_tokio(a.tokio, case)
+            for p in case_pairs:
+                if tv is not None and (p[3], p[4]) in w:
+                    wv = w[(p[3], p[4])]
+                    tok_all[p[0]].append(tv)
+                    weft_all[p[0]].append(wv)
+                    ratios[p[0]].append(wv / tv)
     print(f"{'pair (medians over rounds)':54} {'tokio':>8} {'weft':>8} {'weft/tokio':>10}  (min..max per round)")
     for p in pairs:
         rs = ratios[p[0]]
