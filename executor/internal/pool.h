@@ -94,9 +94,8 @@
 // shard per batch a worker takes from the inject queue (`bind_batch`), and
 // at completion, and for a local wake one LIFO store (plus, if that
 // displaced a task, one ring push, and the idle word's seq_cst RMW if the
-// ring was empty). A remote
-// schedule takes the inject lock and the idle RMW; a futex wake only if a
-// worker must be woken.
+// ring was empty). A remote schedule takes the inject lock and the idle
+// RMW; a futex wake only if a worker must be woken.
 #ifndef WEFT_EXECUTOR_INTERNAL_POOL_H_
 #define WEFT_EXECUTOR_INTERNAL_POOL_H_
 

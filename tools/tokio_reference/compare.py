@@ -5,10 +5,11 @@ one window, and prints each pair's medians and their ratio (weft / tokio).
   tools/tokio_reference/compare.sh [--rounds N] [--only SUBSTRING]
 
 Called by compare.sh, which installs and builds what is needed and passes
-the binaries. A "round" runs the tokio binary (3 inner rounds of at least
-0.5 s per case) and then each weft binary (3 repetitions of at least 0.5 s
-per benchmark); rounds alternate, so both sides see the same machine. All
-figures are per item of wall time. The ratio column is the median over rounds
+the binaries. A "round" runs, for each tokio case (3 inner rounds of at
+least 0.5 s), the case and right beside it the weft benchmarks paired with
+it (3 repetitions of at least 0.5 s each); tokio goes first in odd rounds
+and last in even ones, so both sides see the same machine. All figures are
+per item of wall time. The ratio column is the median over rounds
 of the per-round ratio; min and max show the machine's noise.
 """
 import argparse
