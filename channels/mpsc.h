@@ -1112,6 +1112,10 @@ class [[nodiscard("futures do nothing unless polled")]] MpscSendFuture {
   MpscSendFuture(Chan* c, T v) noexcept : wait_(c), value_(std::move(v)) {}
   MpscSendFuture(MpscSendFuture&&) noexcept = default;
   MpscSendFuture& operator=(MpscSendFuture&&) = delete;
+  // Inline: after a send its members' destructors are two tests (an empty
+  // value, a waiter not queued), which GCC otherwise calls out of line behind
+  // a full prologue.
+  [[gnu::always_inline]] ~MpscSendFuture() {}
 
   Poll<Output> poll(Context& cx) {
     Poll<bool> p = wait_.poll(cx);

@@ -218,10 +218,18 @@ class LocalScheduler final : public Scheduler {
   // Runs up to `max` ready tasks; returns how many ran. (A root wake does
   // not cut the batch short: like tokio, the root is polled between batches,
   // so a root that awaits many tasks finds them finished in bulk.)
-  std::size_t run_batch(std::size_t max) noexcept {
+  // (Forced inline: it is the executor's inner loop, and GCC otherwise keeps
+  // it out of line beside a coroutine root's poll in `run_until`, which costs
+  // a call, spills and reloads per batch: 40 instructions per request/reply
+  // round trip.)
+  [[gnu::always_inline]] inline std::size_t run_batch(std::size_t max) noexcept {
     std::size_t n = 0;
+    std::size_t until_remote = kRemoteInterval - 1;  // a countdown, not n % 31
     while (n < max) {
-      if ((n % kRemoteInterval) == kRemoteInterval - 1) drain_remote();
+      if (until_remote == 0) {
+        drain_remote();
+        until_remote = kRemoteInterval;
+      }
       TaskHeader* t = ready_.pop();
       if (t == nullptr) {
         if (!drain_remote()) break;
@@ -230,6 +238,7 @@ class LocalScheduler final : public Scheduler {
       counters_.polled += 1;
       t->run();
       n += 1;
+      until_remote -= 1;
     }
     return n;
   }
