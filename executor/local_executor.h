@@ -220,8 +220,8 @@ class LocalScheduler final : public Scheduler {
   // so a root that awaits many tasks finds them finished in bulk.)
   // (Forced inline: it is the executor's inner loop, and GCC otherwise keeps
   // it out of line beside a coroutine root's poll in `run_until`, which costs
-  // a call, spills and reloads per batch: 40 instructions per request/reply
-  // round trip.)
+  // a call, spills and reloads per batch: about 30 instructions per
+  // request/reply round trip.)
   [[gnu::always_inline]] inline std::size_t run_batch(std::size_t max) noexcept {
     std::size_t n = 0;
     std::size_t until_remote = kRemoteInterval - 1;  // a countdown, not n % 31
