@@ -642,7 +642,8 @@ class MpscPermitWait {
       : acquire_(c->sem(), n, OnQueued{c}) {}
   MpscPermitWait(MpscPermitWait&& o) noexcept = default;  // LockAcquire asserts "not waiting"
   MpscPermitWait& operator=(MpscPermitWait&&) = delete;
-  ~MpscPermitWait() {
+  // Inline: after a grant this is one test (GCC called it out of line).
+  [[gnu::always_inline]] ~MpscPermitWait() {
     if (acquire_.waiting()) {
       acquire_.cancel();
       chan()->after_sender_release();
@@ -1117,7 +1118,9 @@ class [[nodiscard("futures do nothing unless polled")]] MpscSendFuture {
   // a full prologue.
   [[gnu::always_inline]] ~MpscSendFuture() {}
 
-  Poll<Output> poll(Context& cx) {
+  // Inline into its caller (a Task's await, a combinator's poll): one call
+  // and one prologue less per send.
+  [[gnu::always_inline]] Poll<Output> poll(Context& cx) {
     Poll<bool> p = wait_.poll(cx);
     if (p.is_pending()) return Pending{};
     if (!p.value()) return Output(Err{SendError<T>{std::move(value_)}});

@@ -189,7 +189,10 @@ class StickyWaker {
     return old;
   }
 
-  void wake_with(std::uint32_t add) noexcept {
+  // wake_with() and own() are forced inline (into `wake`, so into a
+  // sender's push): GCC kept `own` out of line behind a five-register
+  // prologue, once per wake of a parked receiver.
+  [[gnu::always_inline]] void wake_with(std::uint32_t add) noexcept {
     const std::uint32_t prev = state_.fetch_add(add, sync::kAcqRel);
     // Busy (a waking owner or the consumer acts for us) or dropped for good.
     if (prev != 0) return;
@@ -198,7 +201,7 @@ class StickyWaker {
 
   // We own the word (its value was `cur`: wakes, maybe kDropRequest or
   // kFinal; never kRegistering): wake until no wake is left, or drop.
-  void own(std::uint32_t cur) noexcept {
+  [[gnu::always_inline]] void own(std::uint32_t cur) noexcept {
     for (;;) {
       if (cur & (kDropRequest | kFinal)) {
         // Drop the waker: the consumer stopped waiting (take), or no wake
