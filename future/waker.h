@@ -74,7 +74,9 @@ class Waker {
 
   Waker(const Waker& o) : raw_(o.raw_.vtable->clone(o.raw_.data)) {}
   constexpr Waker(Waker&& o) noexcept : raw_(o.raw_) { o.raw_ = noop_raw(); }
-  Waker& operator=(const Waker& o) {
+  // Inline: the common case (the same waker again) is two compares; out of
+  // line GCC wrapped it in a call and a prologue.
+  [[gnu::always_inline]] Waker& operator=(const Waker& o) {
     if (this != &o && !will_wake(o)) {
       RawWaker fresh = o.raw_.vtable->clone(o.raw_.data);
       drop_raw();
