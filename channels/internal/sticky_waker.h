@@ -189,9 +189,11 @@ class StickyWaker {
     return old;
   }
 
-  // wake_with() and own() are forced inline (into `wake`, so into a
-  // sender's push): GCC kept `own` out of line behind a five-register
-  // prologue, once per wake of a parked receiver.
+  // wake_with() and own() are forced inline into `wake()` and
+  // `wake_final()`: GCC kept `own` out of line behind a five-register
+  // prologue, once per wake of a parked receiver. `wake()` itself stays out
+  // of line: forced into the sender's push, it made GCC outline the push
+  // (unbounded mpsc: +17% instructions per message).
   [[gnu::always_inline]] void wake_with(std::uint32_t add) noexcept {
     const std::uint32_t prev = state_.fetch_add(add, sync::kAcqRel);
     // Busy (a waking owner or the consumer acts for us) or dropped for good.
