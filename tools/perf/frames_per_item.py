@@ -13,7 +13,7 @@ and restored six registers; 40 extra independent stores cost 0.17 ns
 each; an extra uncontended RMW, or ten dependent loads feeding one,
 nothing measurable. Forcing inline the functions GCC left out of line
 took request/reply with Task from 20.5 to 14.5 calls and its tokio ratio
-from 0.48-0.53 to 0.41-0.43, where a 9% cut in instructions alone had not
+from 0.48-0.53 to 0.40-0.43, where a 9% cut in instructions alone had not
 moved it. Watch the totals of every benchmark that shares the code: GCC
 answers a forced inline by outlining something else when a function
 outgrows its budget (the calls column shows it).
@@ -48,7 +48,7 @@ def main():
     total = lambda c: sum(c.values()) / items
     print(f"per item: {total(instrs):.1f} instructions, {total(calls):.2f} calls, "
           f"{total(pushes):.2f} pushes")
-    print(f"{'instr':>8} {'calls':>6} {'pushes':>6}  function (calls made from it)")
+    print(f"{'instr':>8} {'calls':>6} {'pushes':>6}  function (calls: those it makes)")
     for fn, n in instrs.most_common(40):
         if n / items < 0.5:
             break
